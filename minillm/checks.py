@@ -1,0 +1,116 @@
+"""Input checks shared by every layer, kernel and model.
+
+Every check fails early and says three things: which argument, what arrived,
+and what was expected.  Layers call these on their first lines so that a wrong
+shape never reaches NumPy's broadcasting (which would silently "work").
+
+    >>> check_float_array("x", np.zeros((2, 3)), ndim=2)
+    >>> check_float_array("x", [1.0], ndim=1)
+    Traceback (most recent call last):
+    TypeError: x must be a numpy.ndarray, got list
+"""
+import numbers
+
+import numpy as np
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape} and dtype {x.dtype}"
+    return f"a {type(x).__name__}"
+
+
+def check_array(name, x):
+    """x must be a NumPy array (lists are refused: shapes must be explicit)."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(x)}")
+
+
+def check_float_array(name, x, *, ndim=None, min_ndim=None):
+    """x must be a floating-point ndarray, with exactly `ndim` or at least `min_ndim` axes."""
+    check_array(name, x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {x.shape}")
+    if min_ndim is not None and x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {x.shape}")
+
+
+def check_shape(name, x, expected, *, what=""):
+    """x.shape must equal `expected`; None in `expected` matches any size.
+
+    `what` names the axes for the message, e.g. "(B, T, C)".
+    """
+    expected = tuple(expected)
+    ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
+    if not ok:
+        want = tuple("any" if e is None else e for e in expected)
+        label = f" {what}" if what else ""
+        raise ValueError(f"{name} must have shape{label} {want}, got {x.shape}")
+
+
+def check_same_shape(name, x, ref_name, ref):
+    if x.shape != ref.shape:
+        raise ValueError(f"{name} must have the same shape as {ref_name} {ref.shape}, got {x.shape}")
+
+
+def check_int_array(name, ids, *, high=None):
+    """ids must be an integer array with values in [0, high)."""
+    check_array(name, ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array (token ids), got dtype {ids.dtype}")
+    if high is not None and ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= high:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} must hold ids in [0, {high}), got {bad}")
+
+
+def check_bool_mask(name, mask, target_shape):
+    """mask must be a boolean array broadcastable to `target_shape` (True = may attend)."""
+    check_array(name, mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array (True = may attend), got dtype {mask.dtype}")
+    try:
+        np.broadcast_shapes(mask.shape, tuple(target_shape))
+    except ValueError:
+        raise ValueError(
+            f"{name} must be broadcastable to {tuple(target_shape)}, got shape {mask.shape}"
+        ) from None
+    if mask.ndim > len(target_shape):
+        raise ValueError(f"{name} must have at most {len(target_shape)} dimensions, got shape {mask.shape}")
+
+
+def check_int(name, value, *, low=None, high=None):
+    """value must be a Python/NumPy integer (not bool) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+
+
+def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """value must be a real number in the given interval (open ends where asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+
+
+def check_rng(name, rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator (e.g. np.random.default_rng(0)), got {_describe(rng)}"
+        )

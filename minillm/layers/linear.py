@@ -1,0 +1,44 @@
+"""Linear (fully connected) layer: the weight matrix of the article's §4.1.
+
+Row-vector convention, as everywhere in minillm:
+
+    out = x @ W + b          x (..., d_in), W (d_in, d_out), b (d_out,), out (..., d_out)
+
+Derived in notebooks/04_feedforward.ipynb.
+"""
+import numpy as np
+
+from minillm.checks import check_float_array, check_shape
+
+
+# out = x W + b
+#   x (..., d_in)   W (d_in, d_out)   b (d_out,) or None   ->   out (..., d_out)
+def linear_forward(x, W, b=None):
+    check_float_array("x", x, min_ndim=1)
+    check_float_array("W", W, ndim=2)
+    if x.shape[-1] != W.shape[0]:
+        raise ValueError(f"x must have last dimension d_in = W.shape[0] = {W.shape[0]}, got shape {x.shape}")
+    if b is not None:
+        check_float_array("b", b)
+        check_shape("b", b, (W.shape[1],), what="(d_out,)")
+    out = x @ W
+    if b is not None:
+        out = out + b
+    cache = (x, W, b is not None)
+    return out, cache
+
+
+# dx = dout W^T                       (..., d_in)
+# dW = sum over rows of x^T dout      (d_in, d_out)
+# db = sum over rows of dout          (d_out,)
+def linear_backward(dout, cache):
+    x, W, has_bias = cache
+    d_in, d_out = W.shape
+    # out = x W + b: the gradient flows back through the product ...
+    dx = dout @ W.T
+    # ... and every row of x met the same W, so their contributions add up.
+    x_rows = x.reshape(-1, d_in)
+    dout_rows = dout.reshape(-1, d_out)
+    dW = x_rows.T @ dout_rows
+    db = dout_rows.sum(axis=0) if has_bias else None
+    return dx, dW, db
