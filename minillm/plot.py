@@ -1,0 +1,218 @@
+"""Figures shared by the notebooks and the CLI: heatmaps, line plots, histograms.
+
+Every helper draws on a matplotlib Axes (made for you when `ax` is None) and
+returns it, so a notebook can put several panels side by side:
+
+    fig, (left, right) = new_figure(ncols=2)
+    attention_heatmap(probs, tokens, ax=left)
+    line_plot(steps, {"train": train_loss, "eval": eval_loss}, ax=right, logy=True)
+    save_figure(fig, "loss.png")            # atomic write, then the figure is closed
+
+Two rules keep the figures working everywhere:
+
+- Agg-safe: nothing here picks a backend or needs a display.  Notebooks show
+  figures inline; the CLI and the tests run with MPLBACKEND=Agg and save PNGs.
+- ASCII labels only: matplotlib's default font has no CJK glyphs, so every
+  label goes through `ascii_label`, which spells a non-ASCII character as its
+  code point ("你" -> "U+4F60").  No CJK font is required, nothing warns about
+  missing glyphs, and the label still says which token it was.
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from minillm.checks import check_array, check_choice, check_int
+
+# Figure size of one panel, in inches (width, height).
+PANEL_SIZE = (4.8, 3.6)
+
+
+def ascii_label(text):
+    """str(text) with every non-ASCII character written as U+XXXX; control characters as \\xNN."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if code > 126:
+            out.append(f"U+{code:04X}")
+        elif code < 32:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _pyplot():
+    # Imported on first use so that `import minillm.plot` costs nothing and never touches a backend.
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(nrows=1, ncols=1, *, panel_size=PANEL_SIZE, squeeze=True):
+    """A figure with nrows x ncols panels of `panel_size` inches each; returns (fig, axes)."""
+    check_int("nrows", nrows, low=1)
+    check_int("ncols", ncols, low=1)
+    width, height = panel_size
+    plt = _pyplot()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=squeeze)
+    return fig, axes
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = new_figure()
+    return ax
+
+
+def _titles(ax, title, xlabel, ylabel):
+    if title is not None:
+        ax.set_title(ascii_label(title))
+    if xlabel is not None:
+        ax.set_xlabel(ascii_label(xlabel))
+    if ylabel is not None:
+        ax.set_ylabel(ascii_label(ylabel))
+
+
+def _check_labels(name, labels, n, axis_name):
+    if labels is None:
+        return None
+    labels = [ascii_label(s) for s in labels]
+    if len(labels) != n:
+        raise ValueError(f"{name} must have one label per {axis_name} ({n}), got {len(labels)}")
+    return labels
+
+
+def heatmap(matrix, *, ax=None, row_labels=None, col_labels=None, title=None, xlabel=None, ylabel=None,
+            cmap="viridis", vmin=None, vmax=None, annotate=False, fmt="{:.2f}", colorbar=True):
+    """Draw a 2-D array as colours: row i at the top, column j to the right (matrix[i, j]).
+
+    annotate=True writes each value in its cell (only sensible for small matrices).
+    """
+    check_array("matrix", matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must have 2 dimensions (rows, cols), got shape {matrix.shape}")
+    if matrix.dtype.kind not in "fiub":
+        raise TypeError(f"matrix must hold numbers, got dtype {matrix.dtype}")
+    n_rows, n_cols = matrix.shape
+    row_labels = _check_labels("row_labels", row_labels, n_rows, "row")
+    col_labels = _check_labels("col_labels", col_labels, n_cols, "column")
+    ax = _axes(ax)
+    values = matrix.astype(np.float64)
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    if row_labels is not None:
+        ax.set_yticks(range(n_rows), row_labels)
+    if col_labels is not None:
+        ax.set_xticks(range(n_cols), col_labels, rotation=90 if max(map(len, col_labels), default=0) > 3 else 0)
+    if annotate:
+        # Dark text on light cells, light text on dark cells.
+        low, high = image.get_clim()
+        middle = (low + high) / 2
+        for i in range(n_rows):
+            for j in range(n_cols):
+                colour = "black" if values[i, j] > middle else "white"
+                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", color=colour, fontsize=8)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax)
+    _titles(ax, title, xlabel, ylabel)
+    return ax
+
+
+def attention_heatmap(probs, query_tokens, key_tokens=None, *, ax=None, title="attention weights",
+                      annotate=None):
+    """Heatmap of one attention matrix: row i = query token i, column j = key token j.
+
+    probs (Tq, Tk) is softmax output (each row sums to 1), so the colour scale is fixed to [0, 1]
+    and figures of different heads or layers compare directly.  key_tokens defaults to the
+    query tokens (self-attention).  Values are written in the cells when Tq, Tk <= 8 unless
+    `annotate` says otherwise.
+    """
+    check_array("probs", probs)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must have 2 dimensions (Tq, Tk); pick one batch and head, got shape {probs.shape}")
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    if annotate is None:
+        annotate = max(probs.shape) <= 8
+    return heatmap(probs, ax=ax, row_labels=list(query_tokens), col_labels=list(key_tokens), title=title,
+                   xlabel="key (attended to)", ylabel="query (attending)", vmin=0.0, vmax=1.0,
+                   annotate=annotate, cmap="viridis")
+
+
+def line_plot(x, ys, *, ax=None, title=None, xlabel=None, ylabel=None, logy=False, styles=None,
+              legend=True, markers=False):
+    """Several curves over the same x: ys is a dict {label: y} (or a list of (label, y) pairs).
+
+    styles optionally maps a label to a matplotlib format string ("--", ":", "o-").
+    """
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    pairs = list(ys.items()) if isinstance(ys, dict) else list(ys)
+    if not pairs:
+        raise ValueError("ys must hold at least one curve, got none")
+    styles = styles or {}
+    ax = _axes(ax)
+    for label, y in pairs:
+        y = np.asarray(y)
+        if y.shape != x.shape:
+            raise ValueError(f"ys[{label!r}] must have the shape of x {x.shape}, got {y.shape}")
+        fmt = styles.get(label, "o-" if markers else "-")
+        ax.plot(x, y, fmt, label=ascii_label(label))
+    if logy:
+        ax.set_yscale("log")
+    if legend:
+        ax.legend()
+    ax.grid(True, alpha=0.3)
+    _titles(ax, title, xlabel, ylabel)
+    return ax
+
+
+def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel="density", alpha=0.5):
+    """Overlaid density histograms: samples is a dict {label: 1-D values} (or (label, values) pairs)."""
+    check_int("bins", bins, low=1)
+    pairs = list(samples.items()) if isinstance(samples, dict) else list(samples)
+    if not pairs:
+        raise ValueError("samples must hold at least one set of values, got none")
+    ax = _axes(ax)
+    for label, values in pairs:
+        values = np.asarray(values, dtype=np.float64).ravel()
+        ax.hist(values, bins=bins, density=True, alpha=alpha, label=ascii_label(label))
+    ax.legend()
+    _titles(ax, title, xlabel, ylabel)
+    return ax
+
+
+def bar_plot(labels, values, *, ax=None, title=None, xlabel=None, ylabel=None):
+    """One bar per label (e.g. a probability distribution over a small vocabulary)."""
+    values = np.asarray(values, dtype=np.float64)
+    labels = [ascii_label(s) for s in labels]
+    if values.ndim != 1 or len(labels) != values.shape[0]:
+        raise ValueError(f"values must be 1-D with one entry per label ({len(labels)}), got shape {values.shape}")
+    ax = _axes(ax)
+    ax.bar(range(len(labels)), values)
+    ax.set_xticks(range(len(labels)), labels, rotation=90 if max(map(len, labels), default=0) > 3 else 0)
+    _titles(ax, title, xlabel, ylabel)
+    return ax
+
+
+def save_figure(fig, path, *, dpi=100, fmt="png", close=True):
+    """Write fig to path atomically (temporary file in the same folder, then os.replace).
+
+    The figure is closed afterwards (close=False keeps it open) so long CLI runs do not leak memory.
+    Returns the path.
+    """
+    check_choice("fmt", fmt, {"png", "pdf", "svg"})
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="." + fmt)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    if close:
+        _pyplot().close(fig)
+    return path

@@ -1,0 +1,54 @@
+"""minillm.plot: figures render headless, labels stay ASCII, saves are atomic, bad input is named."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from minillm import plot
+
+
+def test_ascii_label_spells_cjk_as_code_points():
+    assert plot.ascii_label("你好 ok") == "U+4F60U+597D ok"
+    assert plot.ascii_label("a\tb") == "a\\x09b"
+    assert plot.ascii_label(3) == "3"
+
+
+def test_attention_heatmap_labels_and_colour_scale(tmp_path):
+    probs = np.array([[1.0, 0.0], [0.25, 0.75]])
+    fig, ax = plot.new_figure()
+    plot.attention_heatmap(probs, ["我", "ok"], ax=ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["U+6211", "ok"]
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+    # Small matrices get their values written in the cells.
+    assert sorted(t.get_text() for t in ax.texts) == ["0.00", "0.25", "0.75", "1.00"]
+    path = plot.save_figure(fig, tmp_path / "att.png")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")] == []
+
+
+def test_line_plot_draws_each_curve_with_its_label():
+    x = np.arange(5)
+    ax = plot.line_plot(x, {"a": x ** 2, "b": -x}, logy=False)
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [0, 1, 4, 9, 16])
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match=r"matrix must have 2 dimensions .* got shape \(3,\)"):
+        plot.heatmap(np.zeros(3))
+    with pytest.raises(ValueError, match=r"row_labels must have one label per row \(2\), got 3"):
+        plot.heatmap(np.zeros((2, 2)), row_labels=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"ys\['y'\] must have the shape of x \(3,\), got \(2,\)"):
+        plot.line_plot(np.arange(3), {"y": np.arange(2)})
+    with pytest.raises(TypeError, match=r"matrix must be a numpy.ndarray, got a list"):
+        plot.heatmap([[1.0]])
+    with pytest.raises(ValueError, match=r"fmt must be one of \['pdf', 'png', 'svg'\], got 'jpg'"):
+        plot.save_figure(None, "x.jpg", fmt="jpg")
+    matplotlib.pyplot.close("all")
