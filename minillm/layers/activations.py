@@ -1,0 +1,267 @@
+"""Element-wise activations: the sigma of the article's F(x) = sigma(W_2 sigma(W_1 x)) (§4.1).
+
+Every function works element by element, so any shape (...) is accepted and
+out, dx have the shape of x.  float32 in gives float32 out; float64 stays float64.
+
+    relu(x)    = max(x, 0)
+    sigmoid(x) = 1 / (1 + exp(-x))
+    tanh(x)
+    silu(x)    = x * sigmoid(x)                          (also called swish)
+    gelu(x)    = x * Phi(x)                              Phi = standard normal CDF
+    swiglu(a, b) = silu(a) * b                           (LLaMA's gated feed-forward)
+
+NumPy has no erf, so this file also carries a vectorised erf/erfc (float64,
+about 1e-16 relative error) for the exact GELU.
+
+Derived in notebooks/04_feedforward.ipynb.
+"""
+import math
+
+import numpy as np
+
+from minillm.checks import check_choice, check_float_array, check_same_shape
+
+_SQRT_PI = math.sqrt(math.pi)
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+_GELU_VARIANTS = {"tanh", "none"}
+
+
+# ---------------------------------------------------------------------------
+# erf and erfc in NumPy (float64)
+#
+# Small |x| (< 2): a power series whose terms are all positive, so nothing cancels:
+#   erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_{n>=0} 2^n x^(2n+1) / (1*3*5*...*(2n+1))
+#   term_0 = x,   term_n = term_{n-1} * 2 x^2 / (2n + 1)
+#   At |x| = 2 the ratio 2x^2/(2n+1) drops below 1e-16-worthy terms after ~40 steps.
+#
+# Large x (>= 2): erfc as a continued fraction (Laplace), evaluated bottom-up:
+#   erfc(x) = exp(-x^2)/sqrt(pi) * 1 / (x + (1/2) / (x + (2/2) / (x + (3/2) / (x + ...))))
+#   60 levels reach float64 round-off for x >= 2; it converges faster as x grows.
+#   erfc is then accurate *relative to itself* (~1e-16) deep into the tail, which
+#   1 - erf(x) could never be (erf(x) rounds to 1.0 once x > 6).
+#
+# exp(-x^2) for large x: x^2 rounds with a relative error ~1e-16, which exp turns
+# into an error of x^2 * 1e-16 (1e-13 at x = 26).  So split x = x_hi + x_lo with
+# x_hi having 24 significant bits: x_hi^2 is then exact in float64 and
+#   exp(-x^2) = exp(-x_hi^2) * exp(-(x - x_hi)(x + x_hi)).
+# ---------------------------------------------------------------------------
+_SERIES_TERMS = 40
+_CF_DEPTH = 60
+_SWITCH = 2.0
+_ERFC_ZERO = 27.0  # erfc(27) ~ 5e-319: below that float64 has only subnormals, then 0
+
+
+def _exp_minus_square(x):
+    """exp(-x^2) without the x^2 rounding error (x float64, |x| <= 27)."""
+    x_hi = x.astype(np.float32).astype(np.float64)  # 24 bits: x_hi * x_hi is exact
+    return np.exp(-x_hi * x_hi) * np.exp(-(x - x_hi) * (x + x_hi))
+
+
+def _erf_series(x):
+    """erf(x) for |x| < 2 by the all-positive series (x float64 array)."""
+    two_x2 = 2.0 * x * x
+    term = x.copy()
+    total = x.copy()
+    for n in range(1, _SERIES_TERMS):
+        term = term * two_x2 / (2 * n + 1)
+        total = total + term
+    return (2.0 / _SQRT_PI) * np.exp(-x * x) * total
+
+
+def _erfc_continued_fraction(x):
+    """erfc(x) for x >= 2 by Laplace's continued fraction (x float64 array)."""
+    x = np.minimum(x, _ERFC_ZERO)  # beyond 27 the answer underflows anyway
+    f = x.copy()
+    for k in range(_CF_DEPTH, 0, -1):
+        f = x + (k / 2.0) / f
+    return _exp_minus_square(x) / (_SQRT_PI * f)
+
+
+def erf(x):
+    """Error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, element-wise.
+
+    Computed in float64 and returned in the dtype of x (float input) or float64.
+    """
+    x = np.asarray(x)
+    z = x.astype(np.float64)
+    a = np.abs(z)
+    small = a < _SWITCH
+    out = np.empty_like(z)
+    out[small] = _erf_series(z[small])
+    # erf(x) = sign(x) * (1 - erfc(|x|)) for |x| >= 2
+    out[~small] = np.sign(z[~small]) * (1.0 - _erfc_continued_fraction(a[~small]))
+    out[np.isnan(z)] = np.nan
+    return out.astype(x.dtype) if x.dtype.kind == "f" else out
+
+
+def erfc(x):
+    """Complementary error function erfc(x) = 1 - erf(x), accurate in both tails."""
+    x = np.asarray(x)
+    z = x.astype(np.float64)
+    out = np.empty_like(z)
+    big = z >= _SWITCH
+    tiny = z <= -_SWITCH
+    middle = ~(big | tiny)
+    out[big] = _erfc_continued_fraction(z[big])
+    # erfc(-x) = 2 - erfc(x): no cancellation, erfc(x) is small there
+    out[tiny] = 2.0 - _erfc_continued_fraction(-z[tiny])
+    # |x| < 2: erfc(x) >= 0.0046, so 1 - erf(x) loses at most ~3 digits to cancellation
+    # (relative error ~1e-13 near |x| = 2, ~1e-16 elsewhere)
+    out[middle] = 1.0 - _erf_series(z[middle])
+    out[np.isnan(z)] = np.nan
+    return out.astype(x.dtype) if x.dtype.kind == "f" else out
+
+
+def _sigmoid(x):
+    # sigmoid(x) = 1 / (1 + exp(-x)) overflows exp for x << 0 (exp(1e4) = inf), so use
+    # z = exp(-|x|) in (0, 1], never overflowing:
+    #   x >= 0:  sigmoid(x) = 1 / (1 + z)
+    #   x <  0:  sigmoid(x) = z / (1 + z)      (multiply top and bottom by exp(x))
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------
+# ReLU
+#   out = max(x, 0)                           x (...)  ->  out (...)
+# ---------------------------------------------------------------------------
+def relu_forward(x):
+    check_float_array("x", x)
+    out = np.maximum(x, 0)
+    cache = x
+    return out, cache
+
+
+# dx = dout * [x > 0]      (the subgradient at x = 0 is taken as 0, as in PyTorch)
+def relu_backward(dout, cache):
+    x = cache
+    # out = max(x, 0): slope 1 where x > 0, else 0
+    return dout * (x > 0)
+
+
+# ---------------------------------------------------------------------------
+# Sigmoid
+#   out = 1 / (1 + exp(-x))                   x (...)  ->  out (...)
+# ---------------------------------------------------------------------------
+def sigmoid_forward(x):
+    check_float_array("x", x)
+    out = _sigmoid(x)
+    cache = out  # the derivative needs only the output
+    return out, cache
+
+
+# dx = dout * out * (1 - out)
+def sigmoid_backward(dout, cache):
+    out = cache
+    # out = sigmoid(x):  d out / dx = sigmoid(x) (1 - sigmoid(x))
+    return dout * out * (1 - out)
+
+
+# ---------------------------------------------------------------------------
+# Tanh
+#   out = tanh(x)                             x (...)  ->  out (...)
+# ---------------------------------------------------------------------------
+def tanh_forward(x):
+    check_float_array("x", x)
+    out = np.tanh(x)
+    cache = out
+    return out, cache
+
+
+# dx = dout * (1 - out^2)
+def tanh_backward(dout, cache):
+    out = cache
+    # out = tanh(x):  d out / dx = 1 - tanh(x)^2
+    return dout * (1 - out * out)
+
+
+# ---------------------------------------------------------------------------
+# SiLU (swish)
+#   s = sigmoid(x)
+#   out = x * s                               x (...)  ->  out (...)
+# ---------------------------------------------------------------------------
+def silu_forward(x):
+    check_float_array("x", x)
+    s = _sigmoid(x)
+    out = x * s
+    cache = (x, s)
+    return out, cache
+
+
+# d out / dx = s + x s (1 - s) = s (1 + x (1 - s))
+def silu_backward(dout, cache):
+    x, s = cache
+    # out = x * s, with s = sigmoid(x) and ds/dx = s (1 - s)  (product rule)
+    return dout * s * (1 + x * (1 - s))
+
+
+# ---------------------------------------------------------------------------
+# GELU
+#   "none" (exact):  out = x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))
+#   "tanh" (GPT-2):  u = sqrt(2/pi) (x + 0.044715 x^3)
+#                    out = 0.5 x (1 + tanh(u))
+#                                             x (...)  ->  out (...)
+# The exact form is computed as x * 0.5 * erfc(-x / sqrt(2)), the same value, but
+# accurate to the last digit also for x << 0 where 1 + erf(...) would cancel.
+# ---------------------------------------------------------------------------
+def gelu_forward(x, *, approximate="tanh"):
+    check_float_array("x", x)
+    check_choice("approximate", approximate, _GELU_VARIANTS)
+    if approximate == "tanh":
+        u = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3)
+        t = np.tanh(u)
+        out = 0.5 * x * (1 + t)
+        cache = (x, approximate, t)
+    else:
+        Phi = (0.5 * erfc(-x / _SQRT_2)).astype(x.dtype, copy=False)
+        out = x * Phi
+        cache = (x, approximate, Phi)
+    return out, cache
+
+
+# "tanh":  d out / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+# "none":  d out / dx = Phi(x) + x phi(x),     phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+def gelu_backward(dout, cache):
+    x, approximate, t_or_Phi = cache
+    if approximate == "tanh":
+        t = t_or_Phi
+        # u = sqrt(2/pi) (x + 0.044715 x^3)
+        du_dx = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+        # out = 0.5 x (1 + tanh(u)): product rule, tanh' = 1 - tanh^2
+        dout_dx = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx
+    else:
+        Phi = t_or_Phi
+        # out = x * Phi(x), and Phi'(x) = phi(x), the normal density
+        phi = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        dout_dx = Phi + x * phi
+    return dout * dout_dx
+
+
+# ---------------------------------------------------------------------------
+# SwiGLU (the gate of LLaMA's feed-forward)
+#   s = sigmoid(a)
+#   out = silu(a) * b = a s b                 a (...), b (same shape)  ->  out (...)
+# ---------------------------------------------------------------------------
+def swiglu_forward(a, b):
+    check_float_array("a", a)
+    check_float_array("b", b)
+    check_same_shape("b", b, "a", a)
+    s = _sigmoid(a)
+    silu_a = a * s
+    out = silu_a * b
+    cache = (a, b, s, silu_a)
+    return out, cache
+
+
+# da = dout * b * s (1 + a (1 - s))
+# db = dout * silu(a)
+def swiglu_backward(dout, cache):
+    a, b, s, silu_a = cache
+    # out = silu_a * b: each factor receives dout times the other
+    db = dout * silu_a
+    dsilu_a = dout * b
+    # silu_a = a * s: the SiLU derivative, as in silu_backward
+    da = dsilu_a * s * (1 + a * (1 - s))
+    return da, db
