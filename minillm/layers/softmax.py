@@ -1,0 +1,130 @@
+"""Softmax, log-softmax and cross-entropy: the article's output layer Softmax(Linear(x)) (§4.1/4.2).
+
+    softmax(x)_j     = exp(x_j) / sum_k exp(x_k)
+    log_softmax(x)_j = x_j - log sum_k exp(x_k)
+    cross_entropy    = -(1/N) sum_n log softmax(logits_n)[target_n]
+
+All three subtract the row maximum m = max_k x_k first.  That changes nothing
+mathematically (exp(x_j - m) / sum_k exp(x_k - m) is the same fraction) but keeps
+every exp() argument <= 0, so logits of 1e4 do not overflow to inf.
+
+Derived in notebooks/06_softmax_cross_entropy.ipynb.
+"""
+import numpy as np
+
+from minillm.checks import check_array, check_float_array, check_int
+
+
+def _check_axis(axis, x):
+    check_int("axis", axis)
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}")
+
+
+# ---------------------------------------------------------------------------
+# Softmax along `axis` (default: the last, e.g. V or Tk)
+#   m   = max_k x_k
+#   e_j = exp(x_j - m)
+#   out_j = e_j / sum_k e_k                  x (...)  ->  out (...), same shape
+# ---------------------------------------------------------------------------
+def softmax_forward(x, *, axis=-1):
+    check_float_array("x", x, min_ndim=1)
+    _check_axis(axis, x)
+    m = x.max(axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    out = e / e.sum(axis=axis, keepdims=True)
+    cache = (out, axis)
+    return out, cache
+
+
+# dx_j = out_j * (dout_j - sum_k dout_k out_k)
+#   (the Jacobian of softmax is diag(out) - out out^T)
+def softmax_backward(dout, cache):
+    out, axis = cache
+    # out_j = e_j / sum_k e_k:  d out_j / d x_i = out_j (delta_ij - out_i)
+    dot = (dout * out).sum(axis=axis, keepdims=True)
+    return out * (dout - dot)
+
+
+# ---------------------------------------------------------------------------
+# Log-softmax along `axis`, by log-sum-exp:
+#   m     = max_k x_k
+#   lse   = m + log sum_k exp(x_k - m)
+#   out_j = x_j - lse                        x (...)  ->  out (...)
+# ---------------------------------------------------------------------------
+def log_softmax_forward(x, *, axis=-1):
+    check_float_array("x", x, min_ndim=1)
+    _check_axis(axis, x)
+    m = x.max(axis=axis, keepdims=True)
+    shifted = x - m
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    cache = (out, axis)
+    return out, cache
+
+
+# dx_j = dout_j - softmax(x)_j * sum_k dout_k,     softmax(x) = exp(out)
+def log_softmax_backward(dout, cache):
+    out, axis = cache
+    # out_j = x_j - lse(x), and d lse / d x_j = softmax(x)_j
+    return dout - np.exp(out) * dout.sum(axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# Cross-entropy over the last axis, mean over the targets that are not ignored:
+#   logits (..., V) float,  targets (...) integer, each in [0, V) or == ignore_index
+#   lse_n  = log sum_v exp(logits_{n,v})           (per row n, by log-sum-exp)
+#   loss   = -(1/N_valid) sum_{n valid} (logits_{n, t_n} - lse_n)      scalar
+# If every target is ignored, N_valid = 0 and the loss is defined as 0.
+#
+# The cache keeps the logits (already alive in the caller) and one lse per row;
+# backward recomputes the probabilities exp(logits - lse) instead of storing a
+# second (N, V) array -- for a GPT's vocabulary that is the largest activation.
+# ---------------------------------------------------------------------------
+def cross_entropy_forward(logits, targets, *, ignore_index=-100):
+    check_float_array("logits", logits, min_ndim=1)
+    check_array("targets", targets)
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"targets must be an integer array (class ids), got dtype {targets.dtype}")
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"targets must have the leading shape of logits {logits.shape[:-1]} (logits is (..., V)), "
+            f"got {targets.shape}"
+        )
+    check_int("ignore_index", ignore_index)
+    V = logits.shape[-1]
+    logits_2d = logits.reshape(-1, V)                               # (N, V)
+    t = targets.reshape(-1).astype(np.int64)                        # (N,)
+    valid = t != ignore_index                                       # (N,)
+    bad = valid & ((t < 0) | (t >= V))
+    if bad.any():
+        raise ValueError(
+            f"targets must hold class ids in [0, {V}) or ignore_index={ignore_index}, got {t[bad][0]}"
+        )
+    n_valid = int(valid.sum())
+    m = logits_2d.max(axis=1, keepdims=True)                        # (N, 1)
+    lse = m + np.log(np.exp(logits_2d - m).sum(axis=1, keepdims=True))  # (N, 1)
+    rows = np.nonzero(valid)[0]
+    # log p_n = logits_{n, t_n} - lse_n, only for the valid rows
+    log_p = logits_2d[rows, t[rows]] - lse[rows, 0]                  # (N_valid,)
+    loss = -log_p.sum() / n_valid if n_valid > 0 else 0.0
+    loss = logits.dtype.type(loss)
+    cache = (logits, lse, t, rows, n_valid)
+    return loss, cache
+
+
+# dlogits_{n,v} = dloss * (softmax(logits_n)_v - [v == t_n]) / N_valid    for valid n
+# dlogits_{n,:} = 0                                                       for ignored n
+# This is the fused softmax + negative-log-likelihood gradient ("probs - onehot"):
+# going through log_softmax_backward would give the same numbers with more work.
+def cross_entropy_backward(dloss, cache):
+    logits, lse, t, rows, n_valid = cache
+    V = logits.shape[-1]
+    logits_2d = logits.reshape(-1, V)                               # (N, V)
+    dlogits = np.zeros_like(logits_2d)
+    if n_valid > 0:
+        # recompute probs = exp(logits - lse) for the valid rows
+        probs = np.exp(logits_2d[rows] - lse[rows])                 # (N_valid, V)
+        # loss = -(1/N_valid) sum_n log p_{n, t_n}:  d/d logits_n = probs_n - onehot(t_n)
+        probs[np.arange(rows.size), t[rows]] -= 1
+        dlogits[rows] = probs * (dloss / n_valid)
+    return dlogits.reshape(logits.shape).astype(logits.dtype, copy=False)
