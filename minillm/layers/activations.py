@@ -50,11 +50,11 @@ _GELU_VARIANTS = {"tanh", "none"}
 _SERIES_TERMS = 40
 _CF_DEPTH = 60
 _SWITCH = 2.0
-_ERFC_ZERO = 27.0  # erfc(27) ~ 5e-319: below that float64 has only subnormals, then 0
+_ERFC_ZERO = 28.0  # erfc(x) < 5e-324, the smallest float64, once x > 27.3: exp(-28^2) is exactly 0
 
 
 def _exp_minus_square(x):
-    """exp(-x^2) without the x^2 rounding error (x float64, |x| <= 27)."""
+    """exp(-x^2) without the x^2 rounding error (x float64, |x| <= 28)."""
     x_hi = x.astype(np.float32).astype(np.float64)  # 24 bits: x_hi * x_hi is exact
     return np.exp(-x_hi * x_hi) * np.exp(-(x - x_hi) * (x + x_hi))
 
@@ -72,7 +72,7 @@ def _erf_series(x):
 
 def _erfc_continued_fraction(x):
     """erfc(x) for x >= 2 by Laplace's continued fraction (x float64 array)."""
-    x = np.minimum(x, _ERFC_ZERO)  # beyond 27 the answer underflows anyway
+    x = np.minimum(x, _ERFC_ZERO)  # beyond 28 the answer is 0.0 in float64 anyway
     f = x.copy()
     for k in range(_CF_DEPTH, 0, -1):
         f = x + (k / 2.0) / f
