@@ -3,6 +3,27 @@
     out, cache = x_forward(in1, in2, ..., *, options)
     d_in1, d_in2, ... = x_backward(dout, cache)
 
-One file per concept; see ../shared/DESIGN.md ("The layer contract").
+One file per concept; see DESIGN.md ("The layer contract") and the README's map.
 """
+from minillm.layers.activations import (
+    gelu_backward, gelu_forward, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
+    silu_backward, silu_forward, swiglu_backward, swiglu_forward, tanh_backward, tanh_forward,
+)
+from minillm.layers.attention import (
+    attention_backward, attention_forward, causal_mask, multihead_attention_backward, multihead_attention_forward,
+)
+from minillm.layers.dropout import dropout_backward, dropout_forward
+from minillm.layers.embedding import embedding_backward, embedding_forward
+from minillm.layers.feedforward import (
+    feedforward_backward, feedforward_forward, swiglu_feedforward_backward, swiglu_feedforward_forward,
+)
 from minillm.layers.linear import linear_backward, linear_forward
+from minillm.layers.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
+from minillm.layers.positional import (
+    article_positional_encoding, learned_positional_backward, learned_positional_forward, rope_backward,
+    rope_forward, sinusoidal_positional_encoding,
+)
+from minillm.layers.softmax import (
+    cross_entropy_backward, cross_entropy_forward, log_softmax_backward, log_softmax_forward, softmax_backward,
+    softmax_forward,
+)

@@ -1,0 +1,399 @@
+"""GPT: a decoder-only Transformer, the article's §2.4 pipeline made real.
+
+    token ids --embedding--> x_t = E[token_t]                      (B, T, C)
+              + positional encoding (learned / sinusoidal / RoPE)
+    N x  [ x = x + Attention(Norm(x))      causal self-attention
+           x = x + FFN(Norm(x)) ]          pre-LN residual blocks (GPT-2)
+    Norm(x) @ E^T  -> logits -> softmax    output head tied to the embedding
+    loss = cross-entropy(logits, next tokens)
+
+Letters: B batch, T time, C = n_embd, H = n_head, D = C / H, V = vocab size.
+
+Every step below calls one forward of minillm.layers (or, with
+backend="numba", the jitted twin in minillm.kernels with the same contract);
+`backward` calls the matching backwards in exactly the reverse order.  The
+LLaMA options (norm="rmsnorm", pos="rope", mlp="swiglu", bias=False) swap
+single steps and nothing else.
+
+The backend is chosen here, in GPTConfig.backend, and nowhere else.
+Derived in notebooks/11_gpt_pretraining_generation.ipynb.
+"""
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from minillm.checks import check_choice, check_int, check_int_array, check_number
+from minillm.models.backend import ops_for_backend
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    pos: str = "learned"  # "learned" | "sinusoidal" | "rope"
+    norm: str = "layernorm"  # "layernorm" | "rmsnorm"
+    mlp: str = "gelu"  # "gelu" (4C hidden, tanh GELU) | "swiglu" (LLaMA)
+    norm_eps: float = 1e-5
+    rope_base: float = 10000.0
+    backend: str = "numpy"  # "numpy" (the readable reference) | "numba" (the kernels)
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        check_int("vocab_size", self.vocab_size, low=1)
+        check_int("block_size", self.block_size, low=1)
+        check_int("n_layer", self.n_layer, low=1)
+        check_int("n_head", self.n_head, low=1)
+        check_int("n_embd", self.n_embd, low=1)
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be divisible by n_head: got n_embd={self.n_embd}, n_head={self.n_head}")
+        check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_choice("pos", self.pos, {"learned", "sinusoidal", "rope"})
+        check_choice("norm", self.norm, {"layernorm", "rmsnorm"})
+        check_choice("mlp", self.mlp, {"gelu", "swiglu"})
+        check_choice("backend", self.backend, {"numpy", "numba"})
+        check_choice("dtype", self.dtype, {"float32", "float64"})
+        if self.pos == "rope" and (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"pos='rope' needs an even head size, got n_embd/n_head = {self.n_embd // self.n_head}")
+
+    @classmethod
+    def llama(cls, **kw):
+        """LLaMA-style options: RMSNorm, RoPE, SwiGLU, no biases."""
+        kw = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu", "bias": False, "norm_eps": 1e-6, **kw}
+        return cls(**kw)
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"GPT config has unknown fields {unknown}")
+        return cls(**d)
+
+    @property
+    def ffn_hidden(self):
+        # GPT-2: 4C.  SwiGLU: 2/3 of 4C (rounded to a multiple of 8) keeps the parameter count equal.
+        if self.mlp == "gelu":
+            return 4 * self.n_embd
+        return max(8, int(round(8 * self.n_embd / 3 / 8)) * 8)
+
+
+def param_shapes(config):
+    """name -> (shape, init) for every parameter; init is "normal", "residual", "ones" or "zeros"."""
+    c = config
+    C, F = c.n_embd, c.ffn_hidden
+    shapes = {"wte": ((c.vocab_size, C), "normal")}
+    if c.pos == "learned":
+        shapes["wpe"] = ((c.block_size, C), "normal")
+
+    def add_norm(prefix):
+        shapes[prefix + ".gamma"] = ((C,), "ones")
+        if c.norm == "layernorm" and c.bias:
+            shapes[prefix + ".beta"] = ((C,), "zeros")
+
+    for i in range(c.n_layer):
+        h = f"h.{i}."
+        add_norm(h + "ln1")
+        for name in ("q", "k", "v", "o"):
+            shapes[h + f"attn.W{name}"] = ((C, C), "residual" if name == "o" else "normal")
+            if c.bias:
+                shapes[h + f"attn.b{name}"] = ((C,), "zeros")
+        add_norm(h + "ln2")
+        if c.mlp == "gelu":
+            shapes[h + "mlp.W1"] = ((C, F), "normal")
+            if c.bias:
+                shapes[h + "mlp.b1"] = ((F,), "zeros")
+            shapes[h + "mlp.W2"] = ((F, C), "residual")
+            if c.bias:
+                shapes[h + "mlp.b2"] = ((C,), "zeros")
+        else:
+            shapes[h + "mlp.W_gate"] = ((C, F), "normal")
+            shapes[h + "mlp.W_up"] = ((C, F), "normal")
+            shapes[h + "mlp.W_down"] = ((F, C), "residual")
+    add_norm("ln_f")
+    return shapes
+
+
+def init_params(config, seed=0):
+    """GPT-2 initialisation: N(0, 0.02); residual projections N(0, 0.02/sqrt(2 n_layer)); gains 1, biases 0."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(config.dtype)
+    std = {"normal": 0.02, "residual": 0.02 / math.sqrt(2 * config.n_layer)}
+    params = {}
+    for name, (shape, init) in param_shapes(config).items():
+        if init == "ones":
+            params[name] = np.ones(shape, dt)
+        elif init == "zeros":
+            params[name] = np.zeros(shape, dt)
+        else:
+            params[name] = (rng.standard_normal(shape) * std[init]).astype(dt)
+    return params
+
+
+class GPT:
+    """A GPT with params in a flat dict ("h.0.attn.Wq" -> array) and grads in a dict with the same keys.
+
+        logits, loss, cache = model.forward(idx, targets)
+        grads = model.backward(cache)
+    """
+
+    def __init__(self, config, params=None, seed=0):
+        self.config = config
+        self.params = init_params(config, seed) if params is None else params
+        expected = {k: shape for k, (shape, _) in param_shapes(config).items()}
+        missing = sorted(set(expected) - set(self.params))
+        unexpected = sorted(set(self.params) - set(expected))
+        wrong = sorted(k for k in expected if k in self.params and self.params[k].shape != expected[k])
+        if missing or unexpected or wrong:
+            raise ValueError(
+                f"params do not fit the config: missing {missing}, unexpected {unexpected}, wrong shape {wrong}"
+            )
+        self.ops = ops_for_backend(config.backend)
+
+    @property
+    def n_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, idx, targets=None, *, training=True, rng=None, kv_cache=None):
+        """idx (B, T) int -> logits (B, T, V), loss (scalar or None), cache for backward.
+
+        kv_cache: a list (one entry per layer) from `new_kv_cache()`; when given, idx holds
+        only the new tokens, their keys/values are appended, and no backward cache is kept.
+        """
+        c, p, ops = self.config, self.params, self.ops
+        check_int_array("idx", idx, high=c.vocab_size)
+        if idx.ndim != 2:
+            raise ValueError(f"idx must have shape (B, T), got {idx.shape}")
+        B, T = idx.shape
+        offset = 0 if kv_cache is None else kv_cache_length(kv_cache)
+        if offset + T > c.block_size:
+            raise ValueError(f"idx is too long: {offset} cached + {T} new tokens > block_size {c.block_size}")
+        if c.dropout > 0 and training and kv_cache is None and rng is None:
+            raise ValueError("rng must be a numpy.random.Generator when dropout > 0 and training=True")
+        drop = c.dropout if (training and kv_cache is None) else 0.0
+        positions = np.arange(offset, offset + T)
+        H, D = c.n_head, c.n_embd // c.n_head
+        caches = {}
+
+        # x_t = E[token_t]                                                    (B, T, C)
+        x, caches["wte"] = ops.embedding_forward(idx, p["wte"])
+        # x = x + P_t     (learned table or fixed sines; RoPE rotates q, k instead)
+        if c.pos == "learned":
+            x = x + p["wpe"][positions]
+        elif c.pos == "sinusoidal":
+            x = x + ops.sinusoidal_positional_encoding(offset + T, c.n_embd, dtype=x.dtype)[offset:]
+        x, caches["drop_emb"] = ops.dropout_forward(x, p=drop, rng=rng, training=drop > 0)
+
+        for i in range(c.n_layer):
+            h = f"h.{i}."
+            # a = Norm(x)
+            a, caches[h + "ln1"] = self._norm_forward(x, h + "ln1")
+            # q = a Wq + bq,  k = a Wk + bk,  v = a Wv + bv                      (B, T, C)
+            q, caches[h + "q"] = ops.linear_forward(a, p[h + "attn.Wq"], p.get(h + "attn.bq"))
+            k, caches[h + "k"] = ops.linear_forward(a, p[h + "attn.Wk"], p.get(h + "attn.bk"))
+            v, caches[h + "v"] = ops.linear_forward(a, p[h + "attn.Wv"], p.get(h + "attn.bv"))
+            # split C into H heads of D = C/H                                    (B, H, T, D)
+            q, k, v = (split_heads(t, H) for t in (q, k, v))
+            if c.pos == "rope":
+                q, caches[h + "rope_q"] = ops.rope_forward(q, positions=positions, base=c.rope_base)
+                k, caches[h + "rope_k"] = ops.rope_forward(k, positions=positions, base=c.rope_base)
+            if kv_cache is not None:
+                k, v = kv_cache[i].append(k, v)
+            # y = softmax(q k^T / sqrt(D) + causal mask) v                       (B, H, T, D)
+            y, caches[h + "attn"] = ops.attention_forward(q, k, v, causal=True)
+            # concatenate the heads and mix them: y Wo + bo                      (B, T, C)
+            y, caches[h + "o"] = ops.linear_forward(merge_heads(y), p[h + "attn.Wo"], p.get(h + "attn.bo"))
+            y, caches[h + "drop_attn"] = ops.dropout_forward(y, p=drop, rng=rng, training=drop > 0)
+            # x = x + y       (residual)
+            x = x + y
+            # a = Norm(x);  m = FFN(a);  x = x + m
+            a, caches[h + "ln2"] = self._norm_forward(x, h + "ln2")
+            if c.mlp == "gelu":
+                m, caches[h + "mlp"] = ops.feedforward_forward(
+                    a, p[h + "mlp.W1"], p.get(h + "mlp.b1"), p[h + "mlp.W2"], p.get(h + "mlp.b2"), activation="gelu"
+                )
+            else:
+                m, caches[h + "mlp"] = ops.swiglu_feedforward_forward(
+                    a, p[h + "mlp.W_gate"], p[h + "mlp.W_up"], p[h + "mlp.W_down"]
+                )
+            m, caches[h + "drop_mlp"] = ops.dropout_forward(m, p=drop, rng=rng, training=drop > 0)
+            x = x + m
+
+        # final norm, then logits = x E^T  (the head is the embedding, transposed)   (B, T, V)
+        x, caches["ln_f"] = self._norm_forward(x, "ln_f")
+        logits, caches["head"] = ops.linear_forward(x, p["wte"].T)
+
+        loss = None
+        if targets is not None:
+            check_int_array("targets", targets)
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have the shape of idx {idx.shape}, got {targets.shape}")
+            # loss = mean_t -log softmax(logits_t)[target_t]
+            loss, caches["loss"] = ops.cross_entropy_forward(logits, targets)
+            loss = float(loss)
+        cache = None if kv_cache is not None else caches
+        return logits, loss, cache
+
+    def _norm_forward(self, x, prefix):
+        p, c = self.params, self.config
+        if c.norm == "rmsnorm":
+            return self.ops.rmsnorm_forward(x, p[prefix + ".gamma"], eps=c.norm_eps)
+        beta = p.get(prefix + ".beta")
+        if beta is None:  # bias=False: LayerNorm without its shift
+            beta = np.zeros_like(p[prefix + ".gamma"])
+        return self.ops.layernorm_forward(x, p[prefix + ".gamma"], beta, eps=c.norm_eps)
+
+    # ----------------------------------------------------------------- backward
+    def backward(self, cache):
+        """Gradients of the mean loss for every parameter: the forward's steps, in reverse."""
+        if cache is None or "loss" not in cache:
+            raise ValueError("cache must come from forward(idx, targets) with targets (and no kv_cache)")
+        c, p, ops = self.config, self.params, self.ops
+        H = c.n_head
+        g = {}
+
+        # loss = cross_entropy(logits, targets)  ->  dlogits = (probs - onehot) / N
+        dlogits = ops.cross_entropy_backward(1.0, cache["loss"])
+        # logits = x E^T
+        dx, dWhead, _ = ops.linear_backward(dlogits, cache["head"])
+        dx = self._norm_backward(dx, cache["ln_f"], "ln_f", g)
+
+        for i in reversed(range(c.n_layer)):
+            h = f"h.{i}."
+            # x = x + m : the residual passes dx straight through, and into the FFN branch
+            dm = ops.dropout_backward(dx, cache[h + "drop_mlp"])
+            if c.mlp == "gelu":
+                da, g[h + "mlp.W1"], db1, g[h + "mlp.W2"], db2 = ops.feedforward_backward(dm, cache[h + "mlp"])
+                self._put_bias(g, h + "mlp.b1", db1)
+                self._put_bias(g, h + "mlp.b2", db2)
+            else:
+                da, g[h + "mlp.W_gate"], g[h + "mlp.W_up"], g[h + "mlp.W_down"] = ops.swiglu_feedforward_backward(
+                    dm, cache[h + "mlp"]
+                )
+            # residual fan-out: x fed both the skip path and Norm -> FFN
+            dx = dx + self._norm_backward(da, cache[h + "ln2"], h + "ln2", g)
+
+            # x = x + y
+            dy = ops.dropout_backward(dx, cache[h + "drop_attn"])
+            dy, g[h + "attn.Wo"], dbo = ops.linear_backward(dy, cache[h + "o"])
+            self._put_bias(g, h + "attn.bo", dbo)
+            dy = split_heads(dy, H)
+            dq, dk, dv = ops.attention_backward(dy, cache[h + "attn"])
+            if c.pos == "rope":
+                dk = ops.rope_backward(dk, cache[h + "rope_k"])
+                dq = ops.rope_backward(dq, cache[h + "rope_q"])
+            dq, dk, dv = (merge_heads(t) for t in (dq, dk, dv))
+            dav, g[h + "attn.Wv"], dbv = ops.linear_backward(dv, cache[h + "v"])
+            dak, g[h + "attn.Wk"], dbk = ops.linear_backward(dk, cache[h + "k"])
+            daq, g[h + "attn.Wq"], dbq = ops.linear_backward(dq, cache[h + "q"])
+            for name, db in (("bq", dbq), ("bk", dbk), ("bv", dbv)):
+                self._put_bias(g, h + "attn." + name, db)
+            # a fed three projections: their gradients add
+            da = daq + dak + dav
+            # residual fan-out again: skip path + Norm -> attention
+            dx = dx + self._norm_backward(da, cache[h + "ln1"], h + "ln1", g)
+
+        dx = ops.dropout_backward(dx, cache["drop_emb"])
+        if c.pos == "learned":
+            T = dx.shape[1]
+            g["wpe"] = np.zeros_like(p["wpe"])
+            g["wpe"][:T] = dx.sum(axis=0)
+        dE_embedding = ops.embedding_backward(dx, cache["wte"])
+        # weight tying: E is used twice (lookup and output head), so its gradients add
+        g["wte"] = dE_embedding + dWhead.T
+        return g
+
+    def _norm_backward(self, dout, cache, prefix, g):
+        if self.config.norm == "rmsnorm":
+            dx, g[prefix + ".gamma"] = self.ops.rmsnorm_backward(dout, cache)
+            return dx
+        dx, g[prefix + ".gamma"], dbeta = self.ops.layernorm_backward(dout, cache)
+        self._put_bias(g, prefix + ".beta", dbeta)
+        return dx
+
+    def _put_bias(self, g, name, db):
+        if name in self.params:
+            g[name] = db
+
+    # ------------------------------------------------------- evaluation surface
+    def new_kv_cache(self, batch_size=1):
+        """One empty key/value store per layer for incremental decoding (see generate.py)."""
+        c = self.config
+        return [KVCache(batch_size, c.n_head, c.block_size, c.n_embd // c.n_head, np.dtype(c.dtype))
+                for _ in range(c.n_layer)]
+
+    def loss(self, idx, targets):
+        return self.forward(idx, targets, training=False)[1]
+
+    def logprob(self, tokens):
+        """Total natural-log probability of tokens[1:] given what precedes each, in block_size windows."""
+        tokens = np.asarray(tokens)
+        total, _ = self._sum_nll(tokens)
+        return -total
+
+    def perplexity(self, tokens):
+        """exp(mean negative log-likelihood per predicted token) over a 1-D token array."""
+        total, n = self._sum_nll(np.asarray(tokens))
+        return math.exp(total / n)
+
+    def _sum_nll(self, tokens):
+        check_int_array("tokens", tokens, high=self.config.vocab_size)
+        if tokens.ndim != 1 or tokens.size < 2:
+            raise ValueError(f"tokens must be a 1-D array of at least 2 ids, got shape {tokens.shape}")
+        T = self.config.block_size
+        total, n = 0.0, 0
+        # non-overlapping windows: each token is predicted once, from the context inside its window
+        for start in range(0, tokens.size - 1, T):
+            x = tokens[start:start + T][None]
+            y = tokens[start + 1:start + T + 1][None]
+            x = x[:, :y.shape[1]]
+            loss = self.forward(x, y, training=False)[1]
+            total += loss * y.size
+            n += y.size
+        return total, n
+
+
+class KVCache:
+    """Keys and values of one layer for positions 0..t-1, grown one call at a time.
+
+        k, v: (B, H, t, D) views into preallocated (B, H, block_size, D) buffers
+    """
+
+    def __init__(self, B, H, max_T, D, dtype):
+        self.k = np.zeros((B, H, max_T, D), dtype)
+        self.v = np.zeros((B, H, max_T, D), dtype)
+        self.t = 0
+
+    def append(self, k_new, v_new):
+        T_new = k_new.shape[2]
+        if self.t + T_new > self.k.shape[2]:
+            raise ValueError(f"KV cache is full: {self.t} + {T_new} > block_size {self.k.shape[2]}")
+        self.k[:, :, self.t:self.t + T_new] = k_new
+        self.v[:, :, self.t:self.t + T_new] = v_new
+        self.t += T_new
+        return self.k[:, :, :self.t], self.v[:, :, :self.t]
+
+
+def kv_cache_length(kv_cache):
+    return kv_cache[0].t
+
+
+# (B, T, C) -> (B, H, T, D):   head h owns features h*D .. (h+1)*D - 1 of every position
+def split_heads(x, H):
+    B, T, C = x.shape
+    return x.reshape(B, T, H, C // H).transpose(0, 2, 1, 3)
+
+
+# (B, H, T, D) -> (B, T, C):   concatenate the heads back along the features
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)

@@ -1,0 +1,255 @@
+"""One training loop for every model with `forward(idx, targets) -> (logits, loss, cache)` and `backward(cache)`.
+
+    for it in range(max_iters):
+        x, y   = random contiguous windows of the training tokens       (B, T)
+        loss   = model.forward(x, y)                                    causal-LM pre-training (§2.3)
+        grads  = model.backward(cache)
+        clip_grad_norm(grads, grad_clip)
+        opt.step(grads, lr=cosine_schedule(it))                          AdamW, warmup + cosine
+        every eval_interval: mean loss on held-out windows, checkpoint
+
+Everything random flows from one seed: the batch sampler's Generator is saved
+in the checkpoint with the optimizer state, so training 20 steps straight and
+10 + resume + 10 give bit-identical parameters (tests/test_train.py).
+"""
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from minillm.checks import check_int, check_number
+from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 12
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 2000
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_iters: int = 20
+    log_interval: int = 10
+    seed: int = 1337
+    checkpoint: bool = True
+
+    def __post_init__(self):
+        check_int("batch_size", self.batch_size, low=1)
+        check_int("max_iters", self.max_iters, low=0)
+        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("min_lr", self.min_lr, low=0.0, high=self.lr)
+        check_int("warmup_iters", self.warmup_iters, low=0)
+        check_int("lr_decay_iters", self.lr_decay_iters, low=1)
+        check_number("weight_decay", self.weight_decay, low=0.0)
+        check_number("beta1", self.beta1, low=0.0, high=1.0, high_open=True)
+        check_number("beta2", self.beta2, low=0.0, high=1.0, high_open=True)
+        check_number("grad_clip", self.grad_clip, low=0.0)
+        check_int("eval_interval", self.eval_interval, low=1)
+        check_int("eval_iters", self.eval_iters, low=1)
+        check_int("log_interval", self.log_interval, low=1)
+        check_int("seed", self.seed, low=0)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+# x = tokens[i : i+T],  y = tokens[i+1 : i+T+1]   for B random starts i
+def get_batch(tokens, batch_size, block_size, rng):
+    """B random contiguous windows of length T and the same windows shifted by one (the targets)."""
+    if tokens.size < block_size + 1:
+        raise ValueError(f"the token array has {tokens.size} tokens, fewer than block_size + 1 = {block_size + 1}")
+    starts = rng.integers(0, tokens.size - block_size, size=batch_size)
+    offsets = np.arange(block_size)
+    x = tokens[starts[:, None] + offsets]
+    y = tokens[starts[:, None] + offsets + 1]
+    return x.astype(np.int64), y.astype(np.int64)
+
+
+def estimate_loss(model, tokens, cfg, rng):
+    """Mean loss over eval_iters random batches, no dropout, no backward."""
+    block = model.config.block_size
+    losses = []
+    for _ in range(cfg.eval_iters):
+        x, y = get_batch(tokens, cfg.batch_size, block, rng)
+        losses.append(model.forward(x, y, training=False)[1])
+    return float(np.mean(losses))
+
+
+class Trainer:
+    """Holds the model, the optimizer, the samplers and the history; `run()` trains to max_iters.
+
+    out_dir (optional) receives checkpoint/ (ckpt.npz, config.json, tokenizer.json),
+    loss.png and summary.json.
+    """
+
+    def __init__(self, model, train_tokens, val_tokens, cfg, *, out_dir=None, tokenizer=None, progress=True):
+        self.model, self.cfg = model, cfg
+        self.train_tokens = np.asarray(train_tokens)
+        self.val_tokens = np.asarray(val_tokens)
+        block = model.config.block_size
+        for name, t in (("train data", self.train_tokens), ("validation data", self.val_tokens)):
+            if t.size < block + 1:
+                raise ValueError(f"{name} has {t.size} tokens, fewer than block_size + 1 = {block + 1}")
+        self.out_dir, self.tokenizer, self.progress = out_dir, tokenizer, progress
+        self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+        seeds = np.random.SeedSequence(cfg.seed).spawn(3)
+        self.batch_rng = np.random.default_rng(seeds[0])  # which windows we train on
+        self.eval_rng = np.random.default_rng(seeds[1])  # which windows we evaluate on
+        self.dropout_rng = np.random.default_rng(seeds[2])  # dropout masks
+        self.iter = 0
+        self.history = {"iter": [], "train_loss": [], "lr": [], "eval_iter": [], "val_loss": [], "eval_train_loss": []}
+        self.iter_times = []
+
+    def lr_at(self, it):
+        c = self.cfg
+        return cosine_schedule(it, max_lr=c.lr, min_lr=c.min_lr, warmup_iters=c.warmup_iters,
+                               decay_iters=c.lr_decay_iters)
+
+    def step(self):
+        """One optimisation step; returns the training loss of the batch."""
+        c, model = self.cfg, self.model
+        x, y = get_batch(self.train_tokens, c.batch_size, model.config.block_size, self.batch_rng)
+        _, loss, cache = model.forward(x, y, training=True, rng=self.dropout_rng)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf). "
+                f"Try a lower learning rate (now {self.lr_at(self.iter):.2e}) or gradient clipping."
+            )
+        grads = model.backward(cache)
+        if c.grad_clip > 0:
+            clip_grad_norm(grads, c.grad_clip)
+        lr = self.lr_at(self.iter)
+        self.opt.step(grads, lr=lr)
+        self.history["iter"].append(self.iter)
+        self.history["train_loss"].append(loss)
+        self.history["lr"].append(lr)
+        self.iter += 1
+        return loss
+
+    def evaluate(self):
+        val = estimate_loss(self.model, self.val_tokens, self.cfg, self.eval_rng)
+        train = estimate_loss(self.model, self.train_tokens, self.cfg, self.eval_rng)
+        self.history["eval_iter"].append(self.iter)
+        self.history["val_loss"].append(val)
+        self.history["eval_train_loss"].append(train)
+        return train, val
+
+    def run(self, until=None):
+        """Train up to iteration `until` (default max_iters), evaluating and checkpointing on the way."""
+        c = self.cfg
+        until = c.max_iters if until is None else min(until, c.max_iters)
+        tokens_per_iter = c.batch_size * self.model.config.block_size
+        bar = _progress(range(self.iter, until), self.progress, initial=self.iter, total=c.max_iters)
+        for _ in bar:
+            t0 = time.perf_counter()
+            loss = self.step()
+            dt = time.perf_counter() - t0
+            self.iter_times.append(dt)
+            if hasattr(bar, "set_postfix_str") and (self.iter % c.log_interval == 0 or self.iter == until):
+                bar.set_postfix_str(f"loss {loss:.4f} lr {self.history['lr'][-1]:.2e} {tokens_per_iter / dt:,.0f} tok/s")
+            if self.iter % c.eval_interval == 0 or self.iter == c.max_iters:
+                train, val = self.evaluate()
+                msg = f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}"
+                bar.write(msg) if hasattr(bar, "write") else None
+                if self.out_dir and c.checkpoint:
+                    self.save(os.path.join(self.out_dir, "checkpoint"))
+        if hasattr(bar, "close"):
+            bar.close()
+        return self.history
+
+    # ------------------------------------------------------------ persistence
+    def state(self):
+        return {
+            "iter": self.iter,
+            "batch_rng": self.batch_rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "history": self.history,
+            "train_config": asdict(self.cfg),
+        }
+
+    def save(self, folder):
+        """Atomic checkpoint: ckpt.npz (params + optimizer + trainer state), config.json, tokenizer.json."""
+        from minillm.io.checkpoint import save_checkpoint
+
+        os.makedirs(folder, exist_ok=True)
+        save_checkpoint(os.path.join(folder, "ckpt.npz"), self.model.params, self.model.config.to_dict(),
+                        optimizer_state=self.opt.state_dict(), extra={"trainer": _jsonable(self.state())})
+        write_json_atomic(os.path.join(folder, "config.json"),
+                          {"model": self.model.config.to_dict(), "train": asdict(self.cfg)})
+        if self.tokenizer is not None:
+            self.tokenizer.save(os.path.join(folder, "tokenizer.json"))
+
+    def restore(self, ckpt):
+        """Continue from a loaded checkpoint (minillm.io.checkpoint.load_checkpoint)."""
+        for k, v in ckpt.params.items():
+            self.model.params[k][...] = v
+        self.opt.load_state_dict(ckpt.optimizer_state)
+        st = ckpt.extra["trainer"]
+        self.iter = int(st["iter"])
+        self.batch_rng.bit_generator.state = st["batch_rng"]
+        self.eval_rng.bit_generator.state = st["eval_rng"]
+        self.dropout_rng.bit_generator.state = st["dropout_rng"]
+        self.history = {k: list(v) for k, v in st["history"].items()}
+
+    def summary(self):
+        times = self.iter_times[5:] or self.iter_times  # the first steps pay compile/cache warm-up
+        ms = 1000 * float(np.median(times)) if times else float("nan")
+        tokens = self.cfg.batch_size * self.model.config.block_size
+        h = self.history
+        return {
+            "val_loss": h["val_loss"][-1] if h["val_loss"] else None,
+            "train_loss": h["eval_train_loss"][-1] if h["eval_train_loss"] else None,
+            "last_batch_loss": h["train_loss"][-1] if h["train_loss"] else None,
+            "iters": self.iter,
+            "ms_per_iter": ms,
+            "tokens_per_s": tokens / (ms / 1000) if times else None,
+            "params": self.model.n_params,
+            "wall_time_s": float(np.sum(self.iter_times)),
+            "backend": self.model.config.backend,
+        }
+
+
+def _progress(iterable, enabled, initial, total):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, initial=initial, total=total, dynamic_ncols=True, desc="train")
+
+
+def _jsonable(obj):
+    """Bit-generator states hold big ints and numpy scalars: make them plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def write_json_atomic(path, obj):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+    os.replace(tmp, path)

@@ -1,0 +1,121 @@
+"""The GPT end to end: every parameter's gradient, the sanity checks students remember, no causal leak."""
+import math
+
+import numpy as np
+import pytest
+
+from minillm.gradcheck import compare, numerical_gradient
+from minillm.models.gpt import GPT, GPTConfig
+
+TINY = dict(vocab_size=11, block_size=6, n_layer=2, n_head=2, n_embd=8, dtype="float64")
+VARIANTS = {
+    "gpt2": GPTConfig(**TINY),
+    "gpt2-nobias-sinusoidal": GPTConfig(**TINY, bias=False, pos="sinusoidal"),
+    "llama": GPTConfig.llama(**TINY),
+}
+
+
+def _batch(rng, cfg, B=2, T=5):
+    idx = rng.integers(0, cfg.vocab_size, size=(B, T))
+    targets = rng.integers(0, cfg.vocab_size, size=(B, T))
+    return idx, targets
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_parameter_gradient_matches_central_differences(name):
+    cfg = VARIANTS[name]
+    model = GPT(cfg, seed=3)
+    rng = np.random.default_rng(0)
+    # larger weights than GPT-2's 0.02 so that every path carries a visible gradient
+    for k, p in model.params.items():
+        p += rng.standard_normal(p.shape) * 0.3
+    idx, targets = _batch(rng, cfg, T=cfg.block_size)  # every position row of wpe is used
+    targets[0, 1] = -100  # an ignored position must not disturb the gradient
+    _, _, cache = model.forward(idx, targets)
+    grads = model.backward(cache)
+    assert set(grads) == set(model.params)
+    worst = 0.0
+    for k, p in model.params.items():
+        assert grads[k].shape == p.shape, k
+        num = numerical_gradient(lambda: model.forward(idx, targets)[1], p, h=1e-3, order=4)
+        if k.endswith("attn.bk"):
+            # softmax(q.(k + b)) = softmax(q.k + q.b): the same shift for every key, so the key
+            # bias cannot change the loss and its true gradient is exactly 0 (a classic result).
+            assert np.abs(grads[k]).max() < 1e-12 and np.abs(num).max() < 1e-9
+            continue
+        r = compare(k, grads[k], num, scale="tensor")
+        assert r.ok, str(r)
+        worst = max(worst, r.rel_error)
+    print(f"{name}: worst relative error {worst:.2e} (scaled by each tensor's largest entry)")
+
+
+def test_initial_loss_is_log_vocab_size():
+    cfg = GPTConfig(vocab_size=65, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    model = GPT(cfg, seed=0)
+    rng = np.random.default_rng(1)
+    idx, targets = _batch(rng, cfg, B=8, T=16)
+    _, loss, _ = model.forward(idx, targets)
+    # small init => nearly uniform predictions => loss ~ ln V = 4.174
+    assert loss == pytest.approx(math.log(65), abs=0.05)
+
+
+@pytest.mark.parametrize("llama", [False, True])
+def test_overfits_one_small_batch(llama):
+    from minillm.optim import AdamW
+
+    kw = dict(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    cfg = GPTConfig.llama(**kw) if llama else GPTConfig(**kw)
+    model = GPT(cfg, seed=0)
+    rng = np.random.default_rng(2)
+    idx, targets = _batch(rng, cfg, B=4, T=8)
+    opt = AdamW(model.params, lr=1e-2)
+    first = None
+    for _ in range(200):
+        _, loss, cache = model.forward(idx, targets)
+        first = loss if first is None else first
+        opt.step(model.backward(cache))
+    assert first > 2.0 and loss < 0.05
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_no_causal_leak_through_the_whole_model(name):
+    model = GPT(VARIANTS[name], seed=1)
+    rng = np.random.default_rng(3)
+    idx, _ = _batch(rng, model.config, B=2, T=6)
+    logits, _, _ = model.forward(idx)
+    for t in range(5):
+        changed = idx.copy()
+        changed[:, t + 1:] = (changed[:, t + 1:] + 1) % model.config.vocab_size
+        logits2, _, _ = model.forward(changed)
+        np.testing.assert_array_equal(logits2[:, : t + 1], logits[:, : t + 1])
+        assert not np.allclose(logits2[:, t + 1:], logits[:, t + 1:])
+
+
+def test_weight_tying_both_uses_contribute():
+    cfg = VARIANTS["gpt2"]
+    model = GPT(cfg, seed=0)
+    rng = np.random.default_rng(4)
+    idx, targets = _batch(rng, cfg)
+    _, _, cache = model.forward(idx, targets)
+    g = model.backward(cache)["wte"]
+    unused = sorted(set(range(cfg.vocab_size)) - set(idx.ravel().tolist()))
+    # rows of tokens never looked up still get the output-head gradient
+    assert unused and np.abs(g[unused]).sum() > 0
+
+
+def test_bad_configs_and_inputs_are_named():
+    with pytest.raises(ValueError, match="n_embd must be divisible by n_head"):
+        GPTConfig(vocab_size=10, n_embd=10, n_head=3)
+    with pytest.raises(ValueError, match="pos"):
+        GPTConfig(vocab_size=10, pos="alibi")
+    with pytest.raises(ValueError, match="dropout"):
+        GPTConfig(vocab_size=10, dropout=1.0)
+    model = GPT(VARIANTS["gpt2"])
+    with pytest.raises(TypeError, match="idx"):
+        model.forward(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="idx"):
+        model.forward(np.array([[1, 2, 11]]))
+    with pytest.raises(ValueError, match="block_size"):
+        model.forward(np.zeros((1, 7), dtype=np.int64))
+    with pytest.raises(ValueError, match="missing"):
+        GPT(VARIANTS["gpt2"], params={"wte": np.zeros((11, 8))})
