@@ -193,6 +193,7 @@ def test_save_refuses_bad_tensors(tmp_path, tensors, error, message):
     ({"k": 1}, r"metadata must map str -> str, got 'k': 1 \(str -> int\)"),
     ({2: "v"}, r"got 2: 'v' \(int -> str\)"),
     ([("k", "v")], "metadata must be a dict of str -> str, got a list"),
+    ([], "metadata must be a dict of str -> str, got a list"),
 ])
 def test_save_refuses_bad_metadata(tmp_path, metadata, message):
     with pytest.raises(TypeError, match=message):

@@ -100,8 +100,8 @@ def _serialize(tensors, metadata):
         if name == "__metadata__":
             raise ValueError("tensors must not contain the name '__metadata__': the format reserves it")
     header = {}
-    if metadata:
-        header["__metadata__"] = _checked_metadata(metadata)
+    if metadata is not None and _checked_metadata(metadata):
+        header["__metadata__"] = dict(metadata)
     arrays = []
     begin = 0
     for name in sorted(tensors):
@@ -130,7 +130,7 @@ def _checked_metadata(metadata):
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"metadata must map str -> str, got {key!r}: {value!r} "
                             f"({type(key).__name__} -> {type(value).__name__})")
-    return dict(metadata)
+    return metadata
 
 
 # ----------------------------------------------------------------------------- reading
