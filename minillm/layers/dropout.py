@@ -9,7 +9,7 @@ rescaled at evaluation time, where dropout is the identity.
 Randomness comes only from the `rng` argument (a numpy.random.Generator): the same
 seed gives the same mask.
 
-Derived in notebooks/04_feedforward.ipynb.
+Used in the Transformer-block notebook (notebooks/).
 """
 from minillm.checks import check_float_array, check_number, check_rng
 

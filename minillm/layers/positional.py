@@ -6,7 +6,7 @@ position embeddings (GPT-2) and rotary embeddings (RoPE, LLaMA).
     learned:     out = x + P[:T]                      P a trained (T_max, C) table
     RoPE:        rotate each pair (x_2i, x_2i+1) of q and k by the angle t * theta_i
 
-Derived in notebooks/03_embedding_positional.ipynb.
+Derived in notebooks/05_embedding_positional_encoding.ipynb.
 """
 import numpy as np
 

@@ -8,7 +8,7 @@ All three subtract the row maximum m = max_k x_k first.  That changes nothing
 mathematically (exp(x_j - m) / sum_k exp(x_k - m) is the same fraction) but keeps
 every exp() argument <= 0, so logits of 1e4 do not overflow to inf.
 
-Derived in notebooks/06_softmax_cross_entropy.ipynb.
+Derived in notebooks/09_output_layer.ipynb.
 """
 import numpy as np
 
