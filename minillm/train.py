@@ -253,3 +253,20 @@ def write_json_atomic(path, obj):
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, ensure_ascii=False)
     os.replace(tmp, path)
+
+
+def loss_curve_figure(history, title="training loss"):
+    """Per-step training loss (faint), and the evaluated train/val losses (markers)."""
+    from minillm.plot import new_figure
+
+    fig, ax = new_figure()
+    ax.plot(history["iter"], history["train_loss"], alpha=0.35, label="batch loss")
+    if history["eval_iter"]:
+        ax.plot(history["eval_iter"], history["eval_train_loss"], "o-", label="train (eval)")
+        ax.plot(history["eval_iter"], history["val_loss"], "s-", label="val (eval)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig

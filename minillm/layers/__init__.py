@@ -6,7 +6,7 @@
 One file per concept; see DESIGN.md ("The layer contract") and the README's map.
 """
 from minillm.layers.activations import (
-    gelu_backward, gelu_forward, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
+    erf, erfc, gelu_backward, gelu_forward, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
     silu_backward, silu_forward, swiglu_backward, swiglu_forward, tanh_backward, tanh_forward,
 )
 from minillm.layers.attention import (
@@ -21,7 +21,7 @@ from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
 from minillm.layers.positional import (
     article_positional_encoding, learned_positional_backward, learned_positional_forward, rope_backward,
-    rope_forward, sinusoidal_positional_encoding,
+    rope_angles, rope_forward, sinusoidal_positional_encoding,
 )
 from minillm.layers.softmax import (
     cross_entropy_backward, cross_entropy_forward, log_softmax_backward, log_softmax_forward, softmax_backward,

@@ -4,7 +4,7 @@ Row-vector convention, as everywhere in minillm:
 
     out = x @ W + b          x (..., d_in), W (d_in, d_out), b (d_out,), out (..., d_out)
 
-Derived in notebooks/04_feedforward.ipynb.
+Derived in notebooks/08_feedforward.ipynb.
 """
 import numpy as np
 

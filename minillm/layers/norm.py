@@ -9,7 +9,7 @@ real Transformer does.  Both layers normalise each position's feature vector
 
 x (..., C), gamma (C,), beta (C,), out (..., C).
 
-Used in notebooks/05_embedding_positional_encoding.ipynb and the Transformer-block notebook (notebooks/).
+Derived in notebooks/10_transformer_block.ipynb.
 """
 import numpy as np
 

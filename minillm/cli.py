@@ -1,0 +1,363 @@
+"""The command line: `minillm demo | train | generate | eval | bench`.
+
+One training step, from here to the last backward:
+    cli.main -> cmd_train -> train.Trainer.run -> Trainer.step
+             -> models.gpt.GPT.forward (layers' forwards) -> GPT.backward (layers' backwards, reversed)
+             -> optim.clip_grad_norm -> optim.AdamW.step
+
+Errors a user can cause (a missing corpus, a bad flag, a damaged checkpoint)
+are printed as one line, `minillm: error: ...`, with exit status 2 and no
+traceback.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = PACKAGE_DIR / "configs"
+DATA_DIR = PACKAGE_DIR.parent / "data"
+DEMO_CORPORA = ("corpus_en.txt", "corpus_zh.txt")
+
+MODEL_FLAGS = ["block_size", "n_layer", "n_head", "n_embd", "dropout", "bias", "pos", "norm", "mlp", "backend", "dtype"]
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed without a traceback."""
+
+
+# ------------------------------------------------------------------ config files
+def load_config_file(path):
+    """A TOML (or JSON) run configuration with [data], [model] and [train] tables."""
+    path = Path(path)
+    if not path.is_file():
+        shipped = CONFIG_DIR / path.name
+        if not path.suffix:
+            shipped = CONFIG_DIR / (path.name + ".toml")
+        if shipped.is_file():
+            path = shipped
+        else:
+            raise UserError(f"config file {str(path)!r} does not exist (shipped configs: {shipped_configs()})")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".json":
+            cfg = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            cfg = tomllib.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parse error becomes one clear line
+        raise UserError(f"config file {str(path)!r} could not be parsed: {e}") from None
+    unknown = sorted(set(cfg) - {"data", "model", "train"})
+    if unknown:
+        raise UserError(f"config file {str(path)!r} has unknown sections {unknown} (expected data, model, train)")
+    return {k: dict(cfg.get(k, {})) for k in ("data", "model", "train")}
+
+
+def shipped_configs():
+    return sorted(p.name for p in CONFIG_DIR.glob("*.toml"))
+
+
+# ------------------------------------------------------------------------ corpus
+def read_corpus(path):
+    """Read a UTF-8 text file with user-facing errors."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"corpus {str(path)!r} does not exist")
+    if path.is_dir():
+        raise UserError(f"corpus {str(path)!r} is a directory, expected a UTF-8 text file")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UserError(f"corpus {str(path)!r} is empty")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"corpus {str(path)!r} is not UTF-8 text (invalid byte at offset {e.start})") from None
+
+
+def demo_corpus_text():
+    paths = [DATA_DIR / name for name in DEMO_CORPORA]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"the demo corpus is missing: {missing}. Run minillm from a clone of the repository "
+                        f"(pip install -e .), or use `minillm train --data FILE`.")
+    return "\n\n".join(read_corpus(p) for p in paths)
+
+
+def build_tokenizer(kind, text, bpe_vocab_size):
+    from minillm.tokenizers import ByteBPETokenizer, CharTokenizer
+
+    if kind == "char":
+        return CharTokenizer.train(text)
+    if kind == "bpe":
+        return ByteBPETokenizer.train(text, bpe_vocab_size)
+    raise UserError(f"--tokenizer must be 'char' or 'bpe', got {kind!r}")
+
+
+# ------------------------------------------------------------------- checkpoints
+def load_run(checkpoint):
+    """(model, tokenizer, checkpoint) from a checkpoint folder (or its ckpt.npz)."""
+    from minillm.io.checkpoint import load_checkpoint
+    from minillm.models.gpt import GPT, GPTConfig
+    from minillm.tokenizers import load_tokenizer
+
+    path = Path(checkpoint)
+    folder = path.parent if path.suffix == ".npz" else path
+    npz = path if path.suffix == ".npz" else path / "ckpt.npz"
+    if not npz.is_file():
+        raise UserError(f"checkpoint {str(npz)!r} does not exist")
+    ckpt = load_checkpoint(str(npz))
+    try:
+        config = GPTConfig.from_dict(ckpt.config)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"checkpoint {str(npz)!r} holds a config this minillm cannot use: {e}") from None
+    model = GPT(config, params={k: np.asarray(v) for k, v in ckpt.params.items()})
+    tok_path = folder / "tokenizer.json"
+    if not tok_path.is_file():
+        raise UserError(f"checkpoint folder {str(folder)!r} has no tokenizer.json")
+    tokenizer = load_tokenizer(str(tok_path))
+    if tokenizer.vocab_size != config.vocab_size:
+        raise UserError(f"tokenizer.json has {tokenizer.vocab_size} tokens but the model expects {config.vocab_size}")
+    return model, tokenizer, ckpt
+
+
+# ---------------------------------------------------------------------- commands
+def make_run(text, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, tokenizer=None):
+    """Tokenize, split 90/10, build the model and the trainer."""
+    from minillm.models.gpt import GPT, GPTConfig
+    from minillm.train import Trainer, TrainConfig
+
+    if tokenizer is None:
+        tokenizer = build_tokenizer(data_cfg.get("tokenizer", "char"), text, int(data_cfg.get("bpe_vocab_size", 512)))
+    tokens = np.array(tokenizer.encode(text), dtype=np.int64)
+    val_fraction = float(data_cfg.get("val_fraction", 0.1))
+    if not 0.0 < val_fraction < 1.0:
+        raise UserError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    n_train = int(len(tokens) * (1 - val_fraction))
+    train_tokens, val_tokens = tokens[:n_train], tokens[n_train:]
+    block = int(model_cfg.get("block_size", 64))
+    for name, t in (("training split", train_tokens), ("validation split", val_tokens)):
+        if len(t) < block + 1:
+            raise UserError(f"the corpus is too short: its {name} has {len(t)} tokens, "
+                            f"fewer than block_size + 1 = {block + 1}")
+    try:
+        gcfg = GPTConfig(vocab_size=tokenizer.vocab_size, **model_cfg)
+        tcfg = TrainConfig(**train_cfg)
+    except TypeError as e:
+        raise UserError(str(e)) from None
+    model = GPT(gcfg, seed=tcfg.seed)
+    trainer = Trainer(model, train_tokens, val_tokens, tcfg, out_dir=out_dir, tokenizer=tokenizer, progress=progress)
+    return trainer, tokenizer
+
+
+def finish_run(trainer, out_dir, extra=None):
+    """Final checkpoint, loss plot and summary.json; returns the summary."""
+    from minillm.plot import save_figure
+    from minillm.train import loss_curve_figure, write_json_atomic
+
+    os.makedirs(out_dir, exist_ok=True)
+    trainer.save(os.path.join(out_dir, "checkpoint"))
+    fig = loss_curve_figure(trainer.history)
+    save_figure(fig, os.path.join(out_dir, "loss.png"))
+    summary = {**trainer.summary(), **(extra or {})}
+    write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
+    return summary
+
+
+def sample_text(model, tokenizer, prompt, n, *, seed=0, temperature=0.8, top_k=None, top_p=None, greedy=False):
+    from minillm.generate import generate
+
+    ids = tokenizer.encode(prompt) if prompt else [0]
+    idx = np.array([ids[-model.config.block_size:]], dtype=np.int64)
+    out = generate(model, idx, n, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
+                   rng=np.random.default_rng(seed))
+    return tokenizer.decode(out[0].tolist())
+
+
+def cmd_demo(args):
+    out_dir = args.out
+    cfg = load_config_file(CONFIG_DIR / "demo.toml")
+    if args.max_iters is not None:
+        cfg["train"]["max_iters"] = args.max_iters
+        cfg["train"]["lr_decay_iters"] = args.max_iters
+        cfg["train"]["eval_interval"] = max(1, min(cfg["train"].get("eval_interval", 250), args.max_iters))
+    text = demo_corpus_text()
+    trainer, tok = make_run(text, cfg["data"], cfg["model"], cfg["train"], out_dir, progress=not args.quiet)
+    m = trainer.model
+    print(f"minillm demo: a {m.config.n_layer}-layer GPT ({m.n_params:,} parameters, {tok.vocab_size} characters) "
+          f"learns the corpus in data/ ({len(text):,} characters, English and Chinese).")
+    prompts = ["The model ", "语言模型"]
+    print("\nBefore training (random weights):")
+    for p in prompts:
+        print(f"  {sample_text(m, tok, p, 60, seed=args.seed)!r}")
+    t0 = time.time()
+    trainer.run()
+    summary = finish_run(trainer, out_dir, {"seconds": time.time() - t0})
+    print(f"\nAfter {trainer.iter} steps ({summary['seconds']:.0f} s, {summary['tokens_per_s']:,.0f} tokens/s): "
+          f"train loss {summary['train_loss']:.3f}, val loss {summary['val_loss']:.3f}")
+    for p in prompts:
+        print(f"\n--- {p}\n{sample_text(m, tok, p, 200, seed=args.seed)}")
+    print(f"\nWrote {out_dir}/loss.png, {out_dir}/summary.json and the checkpoint {out_dir}/checkpoint/.")
+    print(f"Try: minillm generate --checkpoint {out_dir}/checkpoint --prompt 'Attention ' --max-new-tokens 300")
+    return 0
+
+
+def cmd_train(args):
+    cfg = load_config_file(args.config) if args.config else {"data": {}, "model": {}, "train": {}}
+    for name in ("tokenizer", "bpe_vocab_size", "val_fraction"):
+        if getattr(args, name) is not None:
+            cfg["data"][name] = getattr(args, name)
+    for name in MODEL_FLAGS:
+        if getattr(args, name) is not None:
+            cfg["model"][name] = getattr(args, name)
+    from minillm.train import TrainConfig
+
+    for f in fields(TrainConfig):
+        if getattr(args, f.name, None) is not None:
+            cfg["train"][f.name] = getattr(args, f.name)
+    text = read_corpus(args.data)
+    out_dir = args.out
+    tokenizer = None
+    ckpt = None
+    if args.resume:
+        ckpt_folder = Path(out_dir) / "checkpoint"
+        model, tokenizer, ckpt = load_run(ckpt_folder)
+        cfg["model"] = {k: v for k, v in model.config.to_dict().items() if k != "vocab_size"}
+    trainer, tok = make_run(text, cfg["data"], cfg["model"], cfg["train"], out_dir, progress=not args.quiet,
+                            tokenizer=tokenizer)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+        print(f"resuming from step {trainer.iter}")
+    m = trainer.model
+    print(f"training a GPT with {m.n_params:,} parameters on {args.data} "
+          f"({len(trainer.train_tokens):,} train / {len(trainer.val_tokens):,} val tokens, vocab {tok.vocab_size}, "
+          f"backend {m.config.backend})")
+    t0 = time.time()
+    trainer.run()
+    summary = finish_run(trainer, out_dir, {"seconds": time.time() - t0, "data": str(args.data)})
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {out_dir}/summary.json, {out_dir}/loss.png and {out_dir}/checkpoint/")
+    return 0
+
+
+def cmd_generate(args):
+    model, tok, _ = load_run(args.checkpoint)
+    print(sample_text(model, tok, args.prompt, args.max_new_tokens, seed=args.seed, temperature=args.temperature,
+                      top_k=args.top_k, top_p=args.top_p, greedy=args.greedy))
+    return 0
+
+
+def cmd_eval(args):
+    model, tok, _ = load_run(args.checkpoint)
+    text = read_corpus(args.data)
+    tokens = np.array(tok.encode(text), dtype=np.int64)
+    if tokens.size < 2:
+        raise UserError(f"{args.data!r} has fewer than 2 tokens")
+    if args.max_tokens:
+        tokens = tokens[: args.max_tokens]
+    ppl = model.perplexity(tokens)
+    print(json.dumps({"perplexity": ppl, "nll_per_token": math.log(ppl), "tokens": int(tokens.size)}))
+    return 0
+
+
+def cmd_bench(args):
+    from minillm.bench import run_bench
+
+    return run_bench(args)
+
+
+# ------------------------------------------------------------------------ parser
+def _positive_int(s):
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
+    return v
+
+
+def _bool(s):
+    if s.lower() in ("1", "true", "yes"):
+        return True
+    if s.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {s}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="minillm", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="train a small GPT on the shipped corpus (about two minutes) and sample from it")
+    d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    d.add_argument("--max-iters", type=_positive_int, default=None, help="override the number of steps")
+    d.add_argument("--seed", type=int, default=0, help="sampling seed")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a GPT on any UTF-8 text file")
+    t.add_argument("--data", required=True, help="a UTF-8 text file")
+    t.add_argument("--out", default="out/train", help="output folder (checkpoint/, loss.png, summary.json)")
+    t.add_argument("--config", help=f"a TOML config ([data], [model], [train]); shipped: {', '.join(shipped_configs())}")
+    t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--tokenizer", choices=["char", "bpe"])
+    t.add_argument("--bpe-vocab-size", type=_positive_int)
+    t.add_argument("--val-fraction", type=float)
+    for name in MODEL_FLAGS:
+        kind = {"dropout": float, "bias": _bool, "pos": str, "norm": str, "mlp": str, "backend": str, "dtype": str}
+        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, _positive_int), dest=name)
+    from minillm.train import TrainConfig
+
+    for f in fields(TrainConfig):
+        kind = {"int": int, "float": float, "bool": _bool}[f.type if isinstance(f.type, str) else f.type.__name__]
+        t.add_argument("--" + f.name.replace("_", "-"), type=kind, dest=f.name)
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="sample text from a checkpoint")
+    g.add_argument("--checkpoint", required=True, help="a checkpoint folder (or its ckpt.npz)")
+    g.add_argument("--prompt", default="")
+    g.add_argument("--max-new-tokens", type=_positive_int, default=200)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=_positive_int)
+    g.add_argument("--top-p", type=float)
+    g.add_argument("--greedy", action="store_true")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=cmd_generate)
+
+    e = sub.add_parser("eval", help="perplexity of a checkpoint on a text file")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--max-tokens", type=_positive_int)
+    e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bench", help="speed: kernels vs NumPy (and PyTorch if importable); writes bench.json")
+    b.add_argument("--out", default="bench.json")
+    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    b.add_argument("--peak-gflops", type=float, help="fp32 peak of this machine (measured if not given)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None):
+    from minillm.train import TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, ValueError, TypeError, TrainingDiverged) as e:
+        print(f"minillm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("minillm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
