@@ -12,6 +12,10 @@ from minillm.layers.activations import (
 from minillm.layers.attention import (
     attention_backward, attention_forward, causal_mask, multihead_attention_backward, multihead_attention_forward,
 )
+from minillm.layers.block import (
+    cross_decoder_block_backward, cross_decoder_block_forward, decoder_block_backward, decoder_block_forward,
+    encoder_block_backward, encoder_block_forward, residual_backward, residual_forward,
+)
 from minillm.layers.dropout import dropout_backward, dropout_forward
 from minillm.layers.embedding import embedding_backward, embedding_forward
 from minillm.layers.feedforward import (

@@ -4,7 +4,7 @@
     MultiHead(X_q, X_kv) = Concat(head_1, ..., head_h) W_O
         head_i = Attention(X_q W_Q[:, i], X_kv W_K[:, i], X_kv W_V[:, i])
 
-Two corrections to the article, both shown in the attention notebook:
+Two corrections to the article, both shown in notebooks/06_self_attention.ipynb and 07_multihead_attention.ipynb:
   * Q, K and V are three *different* projections of the input (X W_Q, X W_K,
     X W_V), not Q = K = V; and A_ij = Q_i . K_j / sqrt(d_k) are only the logits,
     the weights are their softmax along j.

@@ -31,7 +31,7 @@ Every bias and every beta is optional: leave the key out for a bias-free block
 Residual fan-out: a tensor that feeds both the skip path and a sublayer gets
 the sum of both gradients, written in one visible line.
 
-Derived in the Transformer-block notebook (notebooks/).
+Derived in notebooks/10_transformer_block.ipynb.
 """
 import numpy as np
 

@@ -13,7 +13,7 @@ projections and drops the biases:
 
     FFN_SwiGLU(x) = ( silu(x W_gate) * (x W_up) ) W_down
 
-Derived in notebooks/04_feedforward.ipynb.
+Derived in notebooks/08_feedforward.ipynb.
 """
 from minillm.checks import check_choice, check_float_array, check_shape
 from minillm.layers.activations import (
