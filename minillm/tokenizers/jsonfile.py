@@ -1,0 +1,74 @@
+"""Reading and writing a tokenizer's JSON file, shared by char.py, bpe.py and wordpiece.py.
+
+Every tokenizer saves one UTF-8 JSON object with a "type" field ("char",
+"byte_bpe", "wordpiece") and a "version" field. Writes are atomic: the JSON goes
+to a temporary file in the same folder, then os.replace swaps it in, so a crash
+half-way never leaves a truncated tokenizer behind. Reads fail with a ValueError
+that names the file and says what is wrong with it.
+"""
+import json
+import os
+import tempfile
+
+FORMAT_VERSION = 1
+
+
+def write_json_atomic(path, obj):
+    """Write `obj` as UTF-8 JSON to `path` via a temporary file and os.replace."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_json_object(path):
+    """Parse `path` as a JSON object; a missing/undecodable/non-object file raises ValueError."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except FileNotFoundError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"tokenizer file {path!r} is not valid UTF-8 JSON: {err}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"tokenizer file {path!r} must hold a JSON object, got a {type(obj).__name__}")
+    return obj
+
+
+def read_tokenizer_json(path, expected_type):
+    """Read a file written by `save` and check its "type" and "version" fields."""
+    obj = read_json_object(path)
+    got = obj.get("type")
+    if got != expected_type:
+        raise ValueError(f"tokenizer file {os.fspath(path)!r} has type {got!r}, expected {expected_type!r}")
+    if obj.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"tokenizer file {os.fspath(path)!r} has version {obj.get('version')!r}, expected {FORMAT_VERSION}"
+        )
+    return obj
+
+
+def require_field(path, obj, name, kind):
+    """obj[name] must exist and be an instance of `kind` (bool is not accepted as int)."""
+    if name not in obj:
+        raise ValueError(f"tokenizer file {os.fspath(path)!r} is missing the field {name!r}")
+    value = obj[name]
+    if isinstance(value, bool) and kind is not bool:
+        ok = False
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ValueError(
+            f"tokenizer file {os.fspath(path)!r}: field {name!r} must be a {want}, got {type(value).__name__}"
+        )
+    return value
