@@ -1,0 +1,160 @@
+"""The training loop: batches, exact resume, divergence, and the CLI's clear errors."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from minillm.cli import main
+from minillm.io.checkpoint import load_checkpoint
+from minillm.models.gpt import GPT, GPTConfig
+from minillm.train import Trainer, TrainConfig, TrainingDiverged, get_batch
+
+TEXT = ("The model reads the text one character at a time. " * 40
+        + "语言模型一次读一个字。" * 30)
+
+
+def test_get_batch_windows_are_shifted_by_one():
+    tokens = np.arange(100)
+    x, y = get_batch(tokens, 4, 8, np.random.default_rng(0))
+    assert x.shape == y.shape == (4, 8)
+    np.testing.assert_array_equal(y, x + 1)  # tokens are their own positions here
+    np.testing.assert_array_equal(x[:, 1:], x[:, :-1] + 1)  # contiguous
+    assert x.min() >= 0 and y.max() <= 99
+    with pytest.raises(ValueError, match="block_size"):
+        get_batch(np.arange(8), 2, 8, np.random.default_rng(0))
+
+
+def _trainer(max_iters=20, seed=0, **kw):
+    cfg = GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
+    # a learnable stream: counting 0..19 over and over, with 10% of the tokens replaced by noise
+    rng = np.random.default_rng(42)
+    tokens = np.tile(np.arange(20), 30)
+    noise = rng.random(tokens.size) < 0.1
+    tokens[noise] = rng.integers(0, 20, size=noise.sum())
+    tcfg = TrainConfig(batch_size=4, max_iters=max_iters, warmup_iters=3, lr_decay_iters=max_iters,
+                       eval_interval=5, eval_iters=2, seed=seed, **kw)
+    return Trainer(GPT(cfg, seed=1), tokens[:500], tokens[500:], tcfg, progress=False)
+
+
+def test_twenty_steps_straight_equal_ten_resume_ten(tmp_path):
+    straight = _trainer()
+    straight.run()
+
+    first = _trainer()
+    first.run(until=10)
+    first.save(str(tmp_path / "ck"))
+    resumed = _trainer()  # fresh objects, as in a new process
+    resumed.restore(load_checkpoint(str(tmp_path / "ck" / "ckpt.npz")))
+    assert resumed.iter == 10
+    resumed.run()
+    for k in straight.model.params:
+        np.testing.assert_array_equal(resumed.model.params[k], straight.model.params[k], err_msg=k)
+    assert resumed.history["train_loss"] == straight.history["train_loss"]
+    # and a run that does not resume differs (the test can fail)
+    other = _trainer(seed=1)
+    other.run()
+    assert not np.array_equal(other.model.params["wte"], straight.model.params["wte"])
+
+
+def test_training_lowers_the_loss():
+    t = _trainer(max_iters=60)
+    t.cfg.lr = 3e-3
+    t.run()
+    assert t.history["val_loss"][-1] < t.history["val_loss"][0]
+
+
+def test_nan_loss_stops_with_the_step_named():
+    t = _trainer()
+    t.run(until=3)
+    t.model.params["wte"][0, 0] = np.nan
+    t.model.params["wte"][:] = np.nan
+    with pytest.raises(TrainingDiverged, match="step 3"):
+        t.step()
+
+
+# ------------------------------------------------------------------------- CLI
+@pytest.fixture
+def corpus(tmp_path):
+    p = tmp_path / "corpus.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+TINY_FLAGS = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
+              "--max-iters", "6", "--eval-interval", "3", "--eval-iters", "2", "--warmup-iters", "2",
+              "--lr-decay-iters", "6", "--quiet"]
+
+
+def test_cli_train_generate_eval_and_resume(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(corpus), "--out", str(out)] + TINY_FLAGS) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for key in ("val_loss", "train_loss", "iters", "ms_per_iter", "tokens_per_s", "params"):
+        assert key in summary, key
+    assert summary["iters"] == 6 and summary["val_loss"] > 0
+    assert (out / "loss.png").stat().st_size > 1000
+    assert (out / "checkpoint" / "tokenizer.json").is_file()
+    capsys.readouterr()
+    assert main(["generate", "--checkpoint", str(out / "checkpoint"), "--prompt", "The ",
+                 "--max-new-tokens", "20", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("The ") and len(text.strip()) >= 20
+    assert main(["eval", "--checkpoint", str(out / "checkpoint"), "--data", str(corpus)]) == 0
+    ppl = json.loads(capsys.readouterr().out)["perplexity"]
+    assert 1.0 < ppl < 40
+    # resume to 10 steps
+    flags = [f if f != "6" else "10" for f in TINY_FLAGS]
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--resume"] + flags) == 0
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["iters"] == 10
+
+
+def _error(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_cli_errors_are_one_clear_line(corpus, tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert "does not exist" in _error(["train", "--data", str(tmp_path / "nope.txt"), "--out", out], capsys)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n", encoding="utf-8")
+    assert "is empty" in _error(["train", "--data", str(empty), "--out", out], capsys)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9 ".encode("latin-1") * 100)
+    assert "not UTF-8" in _error(["train", "--data", str(latin), "--out", out], capsys)
+    short = tmp_path / "short.txt"
+    short.write_text("abc abc abc", encoding="utf-8")
+    assert "too short" in _error(["train", "--data", str(short), "--out", out], capsys)
+    err = _error(["train", "--data", str(corpus), "--out", out, "--n-embd", "10", "--n-head", "3"], capsys)
+    assert "n_embd must be divisible by n_head" in err
+    assert "lr" in _error(["train", "--data", str(corpus), "--out", out, "--lr", "-1"], capsys)
+    assert "config" in _error(["train", "--data", str(corpus), "--out", out, "--config", "nope.toml"], capsys)
+
+
+def test_cli_rejects_damaged_checkpoints(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(corpus), "--out", str(out)] + TINY_FLAGS) == 0
+    ckpt = out / "checkpoint" / "ckpt.npz"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])  # truncated
+    assert str(ckpt) in _error(["generate", "--checkpoint", str(out / "checkpoint")], capsys)
+    ckpt.write_bytes(b"not a checkpoint at all")
+    _error(["generate", "--checkpoint", str(out / "checkpoint")], capsys)
+    assert "does not exist" in _error(["generate", "--checkpoint", str(tmp_path / "none")], capsys)
+
+
+def test_shipped_shakespeare_config_is_nanogpts_cpu_recipe():
+    from minillm.cli import load_config_file
+
+    cfg = load_config_file("shakespeare_char_cpu")
+    assert cfg["model"] == {**cfg["model"], "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64,
+                            "dropout": 0.0, "bias": False}
+    t = cfg["train"]
+    assert (t["batch_size"], t["max_iters"], t["lr"], t["min_lr"], t["warmup_iters"], t["lr_decay_iters"]) == \
+        (12, 2000, 1e-3, 1e-4, 100, 2000)
+    assert (t["beta1"], t["beta2"], t["weight_decay"], t["grad_clip"]) == (0.9, 0.99, 0.1, 1.0)
+    assert os.path.basename(load_config_file.__code__.co_filename) == "cli.py"
