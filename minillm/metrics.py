@@ -122,8 +122,14 @@ def confusion_matrix(y_true, y_pred, labels=None):
 # ----------------------------------------------------------------------------
 
 # PPL = exp( -(1/N) sum_t ln p(w_t | w_<t) ) = exp(mean negative log-likelihood), natural logs
-def perplexity(mean_nll):
-    """Perplexity from the mean negative log-likelihood per token, in nats (the usual LM loss)."""
+def perplexity(mean_nll=None, *, log_probs=None):
+    """Perplexity from the mean negative log-likelihood per token in nats (the usual LM loss),
+    or, with log_probs=..., from each token's ln p (see perplexity_from_log_probs)."""
+    if (mean_nll is None) == (log_probs is None):
+        raise TypeError("perplexity needs exactly one of mean_nll (a number) or log_probs (an array), "
+                        f"got mean_nll={mean_nll!r} and log_probs={'None' if log_probs is None else '...'}")
+    if log_probs is not None:
+        return perplexity_from_log_probs(log_probs)
     if isinstance(mean_nll, np.ndarray) and mean_nll.ndim == 0:
         mean_nll = mean_nll.item()
     if isinstance(mean_nll, bool) or not isinstance(mean_nll, (int, float, np.integer, np.floating)):

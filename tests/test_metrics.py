@@ -121,6 +121,7 @@ def test_perplexity_from_log_probs():
     assert perplexity_from_log_probs([math.log(1 / 2), math.log(1 / 8)]) == pytest.approx(4.0)
     # a uniform model over V = 7 symbols has perplexity V
     assert perplexity_from_log_probs(np.full((2, 3), -math.log(7))) == pytest.approx(7.0)
+    assert perplexity(log_probs=[math.log(1 / 2), math.log(1 / 8)]) == pytest.approx(4.0)
 
 
 def test_perplexity_bad_input():
@@ -128,6 +129,8 @@ def test_perplexity_bad_input():
         perplexity(-0.5)
     with pytest.raises(TypeError, match="mean_nll must be a number"):
         perplexity("2.0")
+    with pytest.raises(TypeError, match="exactly one of mean_nll .* or log_probs"):
+        perplexity(1.0, log_probs=[-1.0])
     with pytest.raises(ValueError, match=r"log_probs must be natural logs of probabilities \(<= 0\)"):
         perplexity_from_log_probs([-1.0, 0.5])
     with pytest.raises(ValueError, match="log_probs must hold at least one"):
