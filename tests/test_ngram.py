@@ -250,3 +250,5 @@ def test_bad_corpus_and_queries():
         lm.logprob("a", "b")
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         lm.generate([], 3, rng=0)
+    with pytest.raises(TypeError, match="context must hold str tokens, got 3"):
+        lm.logprob("a", ["b", 3])

@@ -96,7 +96,8 @@ class HMM:
             z = _check_obs(f"state_seqs[{i}]", z, n_states)
             o = _check_obs(f"obs_seqs[{i}]", o, n_symbols)
             if len(z) != len(o):
-                raise ValueError(f"state_seqs[{i}] and obs_seqs[{i}] must have equal lengths, got {len(z)} and {len(o)}")
+                raise ValueError(f"state_seqs[{i}] and obs_seqs[{i}] must have equal lengths, "
+                                 f"got {len(z)} and {len(o)}")
             starts[z[0]] += 1
             np.add.at(trans, (z[:-1], z[1:]), 1)
             np.add.at(emit, (z, o), 1)

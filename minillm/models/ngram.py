@@ -88,6 +88,9 @@ def _check_sentences(name, sentences):
 def _check_context(context):
     if isinstance(context, str) or not isinstance(context, (list, tuple)):
         raise TypeError(f"context must be a list of tokens, got a {type(context).__name__}")
+    bad = [token for token in context if not isinstance(token, str)]
+    if bad:
+        raise TypeError(f"context must hold str tokens, got {bad[0]!r}")
     return list(context)
 
 
@@ -239,7 +242,8 @@ class NGramLM:
         """A token list -> (1, n-1) ids: the last n-1 tokens, left-padded with <s>."""
         context = _check_context(context)
         n = self.order
-        context = context[len(context) - (n - 1):] if len(context) >= n - 1 else [BOS] * (n - 1 - len(context)) + context
+        context = [BOS] * (n - 1) + context                  # left-pad, then keep the last n-1
+        context = context[len(context) - (n - 1):]
         return self._encode(context).reshape(1, n - 1)
 
     def prob_distribution(self, context=()):
