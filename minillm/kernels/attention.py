@@ -1,0 +1,547 @@
+"""Fused scaled-dot-product attention in Numba (flash-attention style).
+
+Same contract as minillm.layers.attention_forward / attention_backward:
+
+    out, cache = attention_forward(q, k, v, *, mask=None, causal=False)
+    dq, dk, dv = attention_backward(dout, cache)
+
+    q (..., Tq, D)   k (..., Tk, D)   v (..., Tk, Dv)   out (..., Tq, Dv)   usually ... = (B, H)
+    mask: bool, broadcastable to (..., Tq, Tk), True = may attend
+    causal: query i may see keys j <= i + (Tk - Tq)   (aligned to the end)
+
+The NumPy reference builds the whole (Tq, Tk) matrix of probabilities and keeps
+it for backward: B*H*T*T numbers, 512 MiB at (1, 8, 4096) in float32.  This
+kernel never does.  It walks the keys in blocks of BK and keeps, per query row,
+a running maximum m, a running sum l and an unnormalised output O ("online
+softmax"):
+
+    for each key block j:   S = Q K_j^T / sqrt(D)                    (BQ, BK)
+                            m_new = max(m, rowmax S)
+                            P = exp(S - m_new)
+                            l = l * exp(m - m_new) + rowsum P
+                            O = O * exp(m - m_new) + P V_j
+    out = O / l,   lse = m + log(l)      (the log-sum-exp of each row of S)
+
+Only lse (one number per row) is kept for backward, which recomputes each block
+of probabilities as P = exp(S - lse) and uses, with D_i = sum_d dout_id out_id,
+
+    dV = P^T dout     dP = dout V^T     dS = P * (dP - D_i)
+    dQ = dS K / sqrt(D)                 dK = dS^T Q / sqrt(D)
+
+(D_i equals sum_j P_ij dP_ij, the term of the softmax backward, without P.)
+Backward runs two race-free passes: one parallel over key blocks that owns dK
+and dV, one parallel over query blocks that owns dQ; each recomputes P.
+
+Parallel work items are (batch*head, block pair): with causal=True, query block
+t costs t + 1 key blocks, so each item takes a short block t and the long
+block n - 1 - t together, and every item costs the same.
+
+exp: PyPI's llvmlite has no vector math library (SVML), so math.exp is a scalar
+call, ~5x slower than np.exp.  `_exp_rows` computes exp(x) = 2^n e^r with
+n = round(x / ln 2), |r| <= ln(2)/2, e^r by its Taylor polynomial and 2^n by
+writing n straight into the exponent bits; it is plain arithmetic that LLVM
+vectorises.  tests/test_kernels_attention.py measures its error against np.exp.
+
+Masked scores are -inf and never pass through fast-math code; a row with
+nothing to attend to has lse = -inf and gets zeros (output and gradients).
+"""
+import math
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from minillm.checks import check_bool_mask, check_float_array
+from minillm.kernels.matmul import W, _register_tile, _vector_fma
+
+BQ = 64      # query rows per block
+BK = 64      # keys per block
+NC = 64      # columns of one register tile (4 vectors of 16)
+MR_ATT = 4   # rows of one register tile
+
+
+# ---------------------------------------------------------------------------
+# exp without SVML
+# ---------------------------------------------------------------------------
+# exp(x) = 2^n * e^r,   n = round(x log2(e)),   r = x - n ln(2) in [-ln2/2, ln2/2]
+# e^r = 1 + r + r^2/2! + ... + r^d/d!   (d = 7 for float32, 13 for float64:
+#       the first dropped term, (ln2/2)^(d+1)/(d+1)!, is below half an ulp)
+# ln(2) is split in a short high part (n * LN2_HI is exact) and a low part.
+# 2^n is built by writing n + bias into the exponent field of a float.
+# Below X_MIN (the log of the smallest normal number) the result is 0; -inf gives 0.
+LOG2E_32, ROUND_32 = np.float32(1.4426950408889634), np.float32(12582912.0)      # 1.5 * 2^23
+LN2_HI_32, LN2_LO_32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
+X_MIN_32 = np.float32(-87.3365)
+TAYLOR_32 = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))
+LOG2E_64, ROUND_64 = 1.4426950408889634, 6755399441055744.0                       # 1.5 * 2^52
+LN2_HI_64, LN2_LO_64 = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+X_MIN_64 = -708.3964
+TAYLOR_64 = tuple(1.0 / math.factorial(i) for i in range(14))
+
+
+def _exp_rows(S, shift, n_rows, n_cols, scratch):
+    """S[r, c] = exp(S[r, c] - shift[r]) for r < n_rows, c < n_cols (Numba only)."""
+    raise NotImplementedError("_exp_rows is compiled by Numba; call it from @njit code")
+
+
+def _exp_rows_32(S, shift, n_rows, n_cols, scratch):
+    c = TAYLOR_32
+    bits = scratch.view(np.int32)
+    two_n = scratch
+    for i in range(n_rows):
+        s = shift[i]
+        for j in range(n_cols):
+            x = S[i, j] - s
+            x_c = max(x, X_MIN_32)                       # keeps n in range; -inf -> X_MIN
+            n = (x_c * LOG2E_32 + ROUND_32) - ROUND_32   # round to nearest integer
+            r = (x_c - n * LN2_HI_32) - n * LN2_LO_32
+            p = c[0] + r * (c[1] + r * (c[2] + r * (c[3] + r * (c[4] + r * (c[5] + r * (c[6] + r * c[7]))))))
+            bits[j] = (np.int32(n) + 127) << 23          # the float 2^n
+            S[i, j] = p if x >= X_MIN_32 else np.float32(0.0)
+        for j in range(n_cols):
+            S[i, j] *= two_n[j]
+
+
+def _exp_rows_64(S, shift, n_rows, n_cols, scratch):
+    c = TAYLOR_64
+    bits = scratch.view(np.int64)
+    two_n = scratch
+    for i in range(n_rows):
+        s = shift[i]
+        for j in range(n_cols):
+            x = S[i, j] - s
+            x_c = max(x, X_MIN_64)
+            n = (x_c * LOG2E_64 + ROUND_64) - ROUND_64
+            r = (x_c - n * LN2_HI_64) - n * LN2_LO_64
+            p = c[13]
+            for t in range(12, -1, -1):
+                p = c[t] + r * p
+            bits[j] = (np.int64(n) + 1023) << 52
+            S[i, j] = p if x >= X_MIN_64 else 0.0
+        for j in range(n_cols):
+            S[i, j] *= two_n[j]
+
+
+@overload(_exp_rows, jit_options={"cache": True})
+def _exp_rows_numba(S, shift, n_rows, n_cols, scratch):
+    return _exp_rows_32 if S.dtype == types.float32 else _exp_rows_64
+
+
+@njit(cache=True)
+def exp_kernel(x):
+    """exp of a 1-D array through _exp_rows (for tests and the notebook)."""
+    S = x.copy().reshape(1, x.size)
+    _exp_rows(S, np.zeros(1, dtype=x.dtype), 1, x.size, np.empty(x.size, dtype=x.dtype))
+    return S.reshape(x.size)
+
+
+# ---------------------------------------------------------------------------
+# The register-tile product used by every step
+# ---------------------------------------------------------------------------
+# C[c_row:c_row+4, c_col:c_col+64] (+)= A[a_row:a_row+4, 0:k] @ B[0:k, b_col:b_col+64]
+# (the matmul lesson's micro-kernel, 4 x 64 here so that 64-wide heads need no padding)
+@njit(cache=True)
+def _tile(k, A, a_row, B, b_col, C, c_row, c_col, accumulate):
+    acc = _register_tile(MR_ATT, NC, C.dtype)
+    for i in range(MR_ATT):
+        for j in range(NC):
+            acc[i, j] = 0.0
+    for p in range(k):
+        a0 = A[a_row, p]
+        a1 = A[a_row + 1, p]
+        a2 = A[a_row + 2, p]
+        a3 = A[a_row + 3, p]
+        for j in range(0, NC, W):
+            _vector_fma(acc, 0, j, a0, B, p, b_col + j)
+            _vector_fma(acc, 1, j, a1, B, p, b_col + j)
+            _vector_fma(acc, 2, j, a2, B, p, b_col + j)
+            _vector_fma(acc, 3, j, a3, B, p, b_col + j)
+    for i in range(MR_ATT):
+        for j in range(NC):
+            if accumulate:
+                C[c_row + i, c_col + j] += acc[i, j]
+            else:
+                C[c_row + i, c_col + j] = acc[i, j]
+
+
+# C (+)= A @ B on padded blocks: A (rows, k), B (k, cols), rows % 4 == 0, cols % 64 == 0
+@njit(cache=True)
+def _block_product(rows, cols, k, A, B, C, accumulate):
+    for i in range(0, rows, MR_ATT):
+        for j in range(0, cols, NC):
+            _tile(k, A, i, B, j, C, i, j, accumulate)
+
+
+def _padded(n, multiple):
+    return (n + multiple - 1) // multiple * multiple
+
+
+# ---------------------------------------------------------------------------
+# Loading blocks into padded local buffers, and the mask
+# ---------------------------------------------------------------------------
+# dst[r, c] = src[r0 + r, c] * scale for the rows and columns that exist, 0 elsewhere
+@njit(cache=True)
+def _load_rows(src, r0, dst, scale):
+    n_rows = min(dst.shape[0], src.shape[0] - r0)
+    n_cols = src.shape[1]
+    for r in range(dst.shape[0]):
+        for c in range(dst.shape[1]):
+            dst[r, c] = src[r0 + r, c] * scale if (r < n_rows and c < n_cols) else 0.0
+
+
+# dst[c, r] = src[r0 + r, c]  (a transposed block: keys become columns), 0 past the end
+@njit(cache=True)
+def _load_rows_transposed(src, r0, dst):
+    n_rows = min(dst.shape[1], src.shape[0] - r0)
+    for c in range(dst.shape[0]):
+        for r in range(dst.shape[1]):
+            dst[c, r] = src[r0 + r, c] if r < n_rows else 0.0
+
+
+# S[r, c] = -inf where query q0 + r may not see key k0 + c:
+#   key past the end, causal (k0 + c > q0 + r + offset), or mask False.
+# Returns early (nothing to do) when the whole block is visible.
+@njit(cache=True)
+def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
+    last_key = min(k0 + BK, Tk) - 1
+    whole = k0 + BK <= Tk and not has_mask and (not causal or last_key <= q0 + offset)
+    if whole:
+        return
+    mq, mk = mask.shape[1], mask.shape[2]
+    for r in range(BQ):
+        i = q0 + r
+        for c in range(BK):
+            j = k0 + c
+            allowed = j < Tk
+            if causal and j > i + offset:
+                allowed = False
+            if allowed and has_mask and i < Tq:
+                allowed = mask[slab, i if mq > 1 else 0, j if mk > 1 else 0]
+            if not allowed:
+                S[r, c] = -np.inf
+
+
+# How many key blocks query block qb needs: with causal, only those up to the
+# last key its last row may see.
+@njit(cache=True)
+def _n_key_blocks(qb, Tq, Tk, causal, offset):
+    n = (Tk + BK - 1) // BK
+    if causal:
+        last_row = min((qb + 1) * BQ, Tq) - 1
+        last_key = last_row + offset
+        if last_key < 0:
+            return 0
+        n = min(n, last_key // BK + 1)
+    return n
+
+
+# The first query block that sees key block kb (causal), else 0.
+@njit(cache=True)
+def _first_query_block(kb, Tq, causal, offset):
+    if not causal:
+        return 0
+    first_row = max(kb * BK - offset, 0)           # row i sees key kb*BK when i + offset >= kb*BK
+    return min(first_row // BQ, (Tq + BQ - 1) // BQ)
+
+
+# Work item t of n_pairs*... -> the block index for part `half` (0 or 1) of a pair:
+# pair t holds blocks t and n - 1 - t (the same block once when they coincide).
+@njit(cache=True)
+def _pair_block(t, half, n_blocks):
+    return t if half == 0 else n_blocks - 1 - t
+
+
+# ---------------------------------------------------------------------------
+# Forward
+# ---------------------------------------------------------------------------
+#   q (BH, Tq, D)  k (BH, Tk, D)  v (BH, Tk, Dv)  ->  out (BH, Tq, Dv), lse (BH, Tq)
+#   mask (n_slabs, 1 or Tq, 1 or Tk) bool; slab[bh] = which slab batch-head bh uses
+@njit(cache=True, parallel=True)
+def _forward_kernel(q, k, v, mask, slab, has_mask, causal, out, lse):
+    BH, Tq, D = q.shape
+    Tk, Dv = k.shape[1], v.shape[2]
+    offset = Tk - Tq
+    scale = 1.0 / math.sqrt(D)
+    n_q_blocks = (Tq + BQ - 1) // BQ
+    n_pairs = (n_q_blocks + 1) // 2
+    Dv_pad = (Dv + NC - 1) // NC * NC
+    for item in prange(BH * n_pairs):
+        bh, t = item // n_pairs, item % n_pairs
+        Q_s = np.empty((BQ, D), dtype=q.dtype)          # the block of queries, times 1/sqrt(D)
+        K_T = np.empty((D, BK), dtype=q.dtype)          # a block of keys, transposed
+        V_b = np.empty((BK, Dv_pad), dtype=q.dtype)     # the matching values
+        S = np.empty((BQ, BK), dtype=q.dtype)           # scores, then probabilities
+        O = np.empty((BQ, Dv_pad), dtype=q.dtype)       # unnormalised output
+        m = np.empty(BQ, dtype=q.dtype)                 # running row maximum
+        l = np.empty(BQ, dtype=q.dtype)                 # running row sum of exp
+        shift = np.empty(BQ, dtype=q.dtype)
+        alpha = np.empty(BQ, dtype=q.dtype)
+        scratch = np.empty(BK, dtype=q.dtype)
+        for half in range(2):
+            qb = _pair_block(t, half, n_q_blocks)
+            if half == 1 and qb == t:
+                break
+            q0 = qb * BQ
+            _load_rows(q[bh], q0, Q_s, scale)
+            O[:] = 0.0
+            m[:] = -np.inf
+            l[:] = 0.0
+            for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
+                k0 = kb * BK
+                _load_rows_transposed(k[bh], k0, K_T)
+                _load_rows(v[bh], k0, V_b, 1.0)
+                # S = Q K^T / sqrt(D), -inf where masked
+                _block_product(BQ, BK, D, Q_s, K_T, S, False)
+                _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab[bh])
+                # m_new = max(m, rowmax S);  alpha = exp(m - m_new)
+                for r in range(BQ):
+                    m_new = m[r]
+                    for c in range(BK):
+                        m_new = max(m_new, S[r, c])
+                    if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0
+                        shift[r] = 0.0
+                        alpha[r] = 1.0
+                    else:
+                        shift[r] = m_new
+                        alpha[r] = math.exp(m[r] - m_new)
+                    m[r] = m_new
+                # P = exp(S - m_new);  l = l alpha + rowsum P;  O = O alpha + P V
+                _exp_rows(S, shift, BQ, BK, scratch)
+                for r in range(BQ):
+                    row_sum = 0.0
+                    for c in range(BK):
+                        row_sum += S[r, c]
+                    l[r] = l[r] * alpha[r] + row_sum
+                    for d in range(Dv_pad):
+                        O[r, d] *= alpha[r]
+                _block_product(BQ, Dv_pad, BK, S, V_b, O, True)
+            # out = O / l,  lse = m + log(l);  rows that saw nothing: 0 and -inf
+            for r in range(min(BQ, Tq - q0)):
+                if l[r] > 0.0:
+                    inv = 1.0 / l[r]
+                    for d in range(Dv):
+                        out[bh, q0 + r, d] = O[r, d] * inv
+                    lse[bh, q0 + r] = m[r] + math.log(l[r])
+                else:
+                    for d in range(Dv):
+                        out[bh, q0 + r, d] = 0.0
+                    lse[bh, q0 + r] = -np.inf
+
+
+# ---------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------
+# D_i = sum_d dout_id out_id                               (BH, Tq)
+@njit(cache=True, parallel=True)
+def _row_dots(dout, out, delta):
+    BH, Tq, Dv = out.shape
+    for item in prange(BH * Tq):
+        bh, i = item // Tq, item % Tq
+        s = 0.0
+        for d in range(Dv):
+            s += dout[bh, i, d] * out[bh, i, d]
+        delta[bh, i] = s
+
+
+# The per-block part both passes share: given the query block's Q_s, dO, lse and
+# D rows and the key block's K^T and V^T, leave P in S and dS in dP:
+#   S = Q K^T / sqrt(D) (masked)   P = exp(S - lse)   dP = dO V^T   dS = P (dP - D)
+@njit(cache=True)
+def _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta, S, dP, scratch, q0, k0,
+                       Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab):
+    _block_product(BQ, BK, D, Q_s, K_T, S, False)
+    _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab)
+    _exp_rows(S, shift, BQ, BK, scratch)
+    _block_product(BQ, BK, Dv, dO, V_T, dP, False)
+    for r in range(BQ):
+        for c in range(BK):
+            dP[r, c] = S[r, c] * (dP[r, c] - delta[r])
+
+
+# Load query block qb: Q_s = q / sqrt(D), dO, the shift lse (+inf for rows that saw
+# nothing or do not exist, so that their P = exp(S - inf) = 0) and D_i.
+@njit(cache=True)
+def _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b):
+    Tq = q.shape[1]
+    _load_rows(q[bh], q0, Q_s, scale)
+    _load_rows(dout[bh], q0, dO, 1.0)
+    for r in range(BQ):
+        i = q0 + r
+        if i < Tq and lse[bh, i] > -np.inf:
+            shift[r] = lse[bh, i]
+            delta_b[r] = delta[bh, i]
+        else:
+            shift[r] = np.inf
+            delta_b[r] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def _backward_kernel(q, k, v, dout, lse, delta, mask, slab, has_mask, causal, dq, dk, dv):
+    BH, Tq, D = q.shape
+    Tk, Dv = k.shape[1], v.shape[2]
+    offset = Tk - Tq
+    scale = 1.0 / math.sqrt(D)
+    n_q_blocks = (Tq + BQ - 1) // BQ
+    n_k_blocks = (Tk + BK - 1) // BK
+    D_pad = (D + NC - 1) // NC * NC
+    Dv_pad = (Dv + NC - 1) // NC * NC
+
+    # Pass 1, parallel over key blocks: dV = P^T dO, dK = dS^T Q / sqrt(D)
+    n_pairs = (n_k_blocks + 1) // 2
+    for item in prange(BH * n_pairs):
+        bh, t = item // n_pairs, item % n_pairs
+        Q_s = np.empty((BQ, D_pad), dtype=q.dtype)
+        dO = np.empty((BQ, Dv_pad), dtype=q.dtype)
+        K_T = np.empty((D, BK), dtype=q.dtype)
+        V_T = np.empty((Dv, BK), dtype=q.dtype)
+        S = np.empty((BQ, BK), dtype=q.dtype)
+        dP = np.empty((BQ, BK), dtype=q.dtype)
+        P_T = np.empty((BK, BQ), dtype=q.dtype)
+        dS_T = np.empty((BK, BQ), dtype=q.dtype)
+        dK = np.empty((BK, D_pad), dtype=q.dtype)
+        dV = np.empty((BK, Dv_pad), dtype=q.dtype)
+        shift = np.empty(BQ, dtype=q.dtype)
+        delta_b = np.empty(BQ, dtype=q.dtype)
+        scratch = np.empty(BK, dtype=q.dtype)
+        for half in range(2):
+            kb = _pair_block(t, half, n_k_blocks)
+            if half == 1 and kb == t:
+                break
+            k0 = kb * BK
+            _load_rows_transposed(k[bh], k0, K_T)
+            _load_rows_transposed(v[bh], k0, V_T)
+            dK[:] = 0.0
+            dV[:] = 0.0
+            for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
+                q0 = qb * BQ
+                _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b)
+                _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta_b, S, dP, scratch, q0, k0,
+                                   Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab[bh])
+                for r in range(BQ):
+                    for c in range(BK):
+                        P_T[c, r] = S[r, c]
+                        dS_T[c, r] = dP[r, c]
+                _block_product(BK, Dv_pad, BQ, P_T, dO, dV, True)     # dV += P^T dO
+                _block_product(BK, D_pad, BQ, dS_T, Q_s, dK, True)    # dK += dS^T Q / sqrt(D)
+            for c in range(min(BK, Tk - k0)):
+                for d in range(D):
+                    dk[bh, k0 + c, d] = dK[c, d]
+                for d in range(Dv):
+                    dv[bh, k0 + c, d] = dV[c, d]
+
+    # Pass 2, parallel over query blocks: dQ = dS K / sqrt(D)
+    n_pairs = (n_q_blocks + 1) // 2
+    for item in prange(BH * n_pairs):
+        bh, t = item // n_pairs, item % n_pairs
+        Q_s = np.empty((BQ, D), dtype=q.dtype)
+        dO = np.empty((BQ, Dv), dtype=q.dtype)
+        K_T = np.empty((D, BK), dtype=q.dtype)
+        K_b = np.empty((BK, D_pad), dtype=q.dtype)
+        V_T = np.empty((Dv, BK), dtype=q.dtype)
+        S = np.empty((BQ, BK), dtype=q.dtype)
+        dP = np.empty((BQ, BK), dtype=q.dtype)
+        dQ = np.empty((BQ, D_pad), dtype=q.dtype)
+        shift = np.empty(BQ, dtype=q.dtype)
+        delta_b = np.empty(BQ, dtype=q.dtype)
+        scratch = np.empty(BK, dtype=q.dtype)
+        for half in range(2):
+            qb = _pair_block(t, half, n_q_blocks)
+            if half == 1 and qb == t:
+                break
+            q0 = qb * BQ
+            _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b)
+            dQ[:] = 0.0
+            for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
+                k0 = kb * BK
+                _load_rows_transposed(k[bh], k0, K_T)
+                _load_rows(k[bh], k0, K_b, 1.0)
+                _load_rows_transposed(v[bh], k0, V_T)
+                _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta_b, S, dP, scratch, q0, k0,
+                                   Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab[bh])
+                _block_product(BQ, D_pad, BK, dP, K_b, dQ, True)      # dQ += dS K
+            for r in range(min(BQ, Tq - q0)):
+                for d in range(D):
+                    dq[bh, q0 + r, d] = dQ[r, d] * scale
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+# mask broadcastable to (*lead, Tq, Tk)  ->  slabs (n_slabs, mq, mk) and slab index per batch-head
+def _mask_slabs(mask, lead):
+    BH = int(np.prod(lead, dtype=np.int64))
+    if mask is None:
+        return np.ones((1, 1, 1), dtype=np.bool_), np.zeros(BH, dtype=np.int64), False
+    full = mask.reshape((1,) * (len(lead) + 2 - mask.ndim) + mask.shape)
+    mask_lead = full.shape[:-2]
+    n_slabs = int(np.prod(mask_lead, dtype=np.int64))
+    slab = np.broadcast_to(np.arange(n_slabs).reshape(mask_lead), lead).reshape(BH).astype(np.int64)
+    slabs = np.ascontiguousarray(full.reshape(n_slabs, full.shape[-2], full.shape[-1]))
+    return slabs, slab, True
+
+
+# out = softmax(Q K^T / sqrt(D) + mask) V, computed block by block (see the module docstring)
+#   q (..., Tq, D)   k (..., Tk, D)   v (..., Tk, Dv)   ->   out (..., Tq, Dv)
+def attention_forward(q, k, v, *, mask=None, causal=False):
+    check_float_array("q", q, min_ndim=2)
+    check_float_array("k", k, min_ndim=2)
+    check_float_array("v", v, min_ndim=2)
+    _check_flag("causal", causal)
+    if q.dtype not in (np.float32, np.float64):
+        raise TypeError(f"q must be float32 or float64, got dtype {q.dtype}")
+    for name, x in (("k", k), ("v", v)):
+        if x.dtype != q.dtype:
+            raise TypeError(f"{name} must have q's dtype {q.dtype}, got {x.dtype}")
+    *lead, Tq, D = q.shape
+    lead = tuple(lead)
+    Tk = k.shape[-2]
+    if k.shape != (*lead, Tk, D):
+        raise ValueError(f"k must have shape (..., Tk, D) = {(*lead, 'Tk', D)} with q's leading axes and D, "
+                         f"got {k.shape}")
+    if v.ndim != k.ndim or v.shape[:-1] != k.shape[:-1]:
+        raise ValueError(f"v must have shape (..., Tk, Dv) = {(*lead, Tk, 'Dv')} with k's leading axes and Tk, "
+                         f"got {v.shape}")
+    if mask is not None:
+        check_bool_mask("mask", mask, (*lead, Tq, Tk))
+    Dv = v.shape[-1]
+    BH = int(np.prod(lead, dtype=np.int64))
+    q3 = np.ascontiguousarray(q.reshape(BH, Tq, D))
+    k3 = np.ascontiguousarray(k.reshape(BH, Tk, D))
+    v3 = np.ascontiguousarray(v.reshape(BH, Tk, Dv))
+    slabs, slab, has_mask = _mask_slabs(mask, lead)
+    out = np.empty((BH, Tq, Dv), dtype=q.dtype)
+    lse = np.empty((BH, Tq), dtype=q.dtype)
+    if out.size:
+        if D == 0 or Tk == 0:      # no keys or empty dot products: every row sees nothing
+            out[:] = 0.0
+            lse[:] = -np.inf if Tk == 0 else math.log(Tk)
+        else:
+            _forward_kernel(q3, k3, v3, slabs, slab, has_mask, bool(causal), out, lse)
+    else:
+        lse[:] = -np.inf
+    cache = (q3, k3, v3, out, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
+    return out.reshape(*lead, Tq, Dv), cache
+
+
+# dV = P^T dout,  dS = P (dout V^T - D),  dQ = dS K / sqrt(D),  dK = dS^T Q / sqrt(D)
+#   with P recomputed from q, k and the saved lse; D_i = sum_d dout_id out_id
+def attention_backward(dout, cache):
+    q3, k3, v3, out, lse, (slabs, slab, has_mask), causal, q_shape, k_shape, v_shape = cache
+    check_float_array("dout", dout)
+    expected = (*q_shape[:-1], v_shape[-1])
+    if dout.shape != expected:
+        raise ValueError(f"dout must have the shape of the forward's output {expected}, got {dout.shape}")
+    dout3 = np.ascontiguousarray(dout.reshape(out.shape), dtype=out.dtype)
+    dq = np.zeros(q3.shape, dtype=q3.dtype)
+    dk = np.zeros(k3.shape, dtype=k3.dtype)
+    dv = np.zeros(v3.shape, dtype=v3.dtype)
+    if out.size and q3.shape[2] and k3.shape[1]:
+        delta = np.empty(lse.shape, dtype=out.dtype)
+        _row_dots(dout3, out, delta)
+        _backward_kernel(q3, k3, v3, dout3, lse, delta, slabs, slab, has_mask, causal, dq, dk, dv)
+    return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)

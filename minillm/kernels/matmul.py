@@ -1,0 +1,376 @@
+"""Matrix multiplication in Numba, as a lesson in four steps:  C = A B.
+
+    A (M, K)   B (K, N)   C (M, N)        C_ij = sum_p A_ip B_pj        2 M N K flops
+
+Each version is correct (tests/test_kernels_matmul.py checks every one against
+np.matmul) and each fixes what made the previous one slow.  GFLOP/s measured on
+the development machine (2 cores, AVX-512, Numba 0.68 / llvmlite 0.50, NumPy 2.4
+with OpenBLAS, OPENBLAS_CORETYPE unset), float32, nanoGPT's CPU-recipe shapes
+(M = B*T = 768 rows); medians of a noisy shared machine, see bench.py:
+
+    shape (M,K)x(K,N)        naive   reordered  blocked  packed   np.matmul   packed/np
+    (768,128)x(128,384)        ...
+    (768,128)x(128,128)        ...
+    (768,128)x(128,512)        ...
+    (768,512)x(512,128)        ...
+    (768,128)x(128,65)         ...
+
+1. matmul_naive: the definition, three loops i, j, p with a dot product
+   innermost.  The inner loop walks B down a column (stride N floats): every
+   load touches a new cache line, and the sum is a serial chain of additions
+   that the compiler may not reorder (no fast-math), so nothing is vectorised.
+
+2. matmul_reordered: swap the loops to i, p, j.  Now the inner loop is
+       C[i, :] += A[i, p] * B[p, :]
+   which walks B and C along rows, contiguously; the compiler turns it into SIMD
+   instructions (8 floats at a time).  Rows of C are independent, so `prange`
+   gives each core half of them.  But every multiply-add now also loads and
+   stores C: the loop is bound by memory traffic, not arithmetic.
+
+3. matmul_blocked: the same loop order over tiles, so that a tile of B (KC x NC)
+   stays in the L1/L2 cache while every row of A streams over it.  This helps
+   big matrices; for the GPT shapes B already fits in cache, so it gains little.
+
+4. matmul_packed: what BLAS libraries do.  C is cut into MR x NR = 6 x 32
+   tiles.  One tile is accumulated in 6*32/8 = 24 vector registers while the
+   loop runs over all K: per step p, six numbers of A are broadcast and one row
+   of 32 numbers of B is loaded, and 24 fused multiply-adds update the tile.
+   No load or store of C happens inside the loop, so the arithmetic units, not
+   memory, set the pace.  B is first copied ("packed") into panels of NR
+   columns, K x NR contiguous, and A into panels of MR rows, both zero-padded,
+   so the micro-kernel always works on a full tile and reads memory in order.
+   The tile lives in a small array on the stack (`_register_tile`): LLVM knows
+   that memory is private, can prove it overlaps nothing, and keeps it in
+   registers.  (A heap array from np.empty cannot be proven private and is
+   reloaded at every step: half the speed.)
+
+The backward products of C = A B need A^T or B^T:
+    dA = dC B^T   (matmul_nt)          dB = A^T dC   (matmul_tn)
+Packing copies the panels anyway, so it reads B (or A) transposed while
+packing: no transposed matrix is ever materialised.
+
+fastmath: only {"contract"}, which lets LLVM fuse a*b + c into one FMA
+instruction (one rounding instead of two).  It assumes nothing about infinities
+or NaN; the equality tests against np.matmul pass with it.
+
+Which is faster, this or np.matmul, per shape?  See the table above: OpenBLAS
+(np.matmul) wins on every GPT shape, so the models use np.matmul for their
+linear layers and this module stays the lesson and the benchmark.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
+
+from minillm.checks import check_float_array
+
+MR = 8     # rows of the register tile
+NR = 48    # columns of the register tile (3 vectors of 16 float32)
+W = 16     # numbers per vector (one AVX-512 register of float32)
+KC = 256   # depth of one packed panel (so an A and a B panel stay in L1/L2)
+FASTMATH = {"contract"}
+
+
+# ---------------------------------------------------------------------------
+# 1. naive: C_ij = sum_p A_ip B_pj, the definition as written
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def _matmul_naive(A, B, C):
+    M, K = A.shape
+    N = B.shape[1]
+    for i in range(M):
+        for j in range(N):
+            s = C[i, j]                   # C starts at zero
+            for p in range(K):
+                s += A[i, p] * B[p, j]     # B walked down a column: stride N
+            C[i, j] = s
+
+
+# ---------------------------------------------------------------------------
+# 2. reordered: i, p, j  ->  C[i, :] += A[i, p] B[p, :]   (contiguous, SIMD)
+# ---------------------------------------------------------------------------
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _matmul_reordered(A, B, C):
+    M, K = A.shape
+    N = B.shape[1]
+    for i in prange(M):
+        for p in range(K):
+            a = A[i, p]
+            for j in range(N):
+                C[i, j] += a * B[p, j]
+
+
+# ---------------------------------------------------------------------------
+# 3. blocked: the reordered loops over KC x NC tiles of B that stay in cache
+# ---------------------------------------------------------------------------
+NC_BLOCKED = 256
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _matmul_blocked(A, B, C):
+    M, K = A.shape
+    N = B.shape[1]
+    for i in prange(M):
+        for j0 in range(0, N, NC_BLOCKED):
+            j1 = min(j0 + NC_BLOCKED, N)
+            for p0 in range(0, K, KC):
+                p1 = min(p0 + KC, K)
+                for p in range(p0, p1):
+                    a = A[i, p]
+                    for j in range(j0, j1):
+                        C[i, j] += a * B[p, j]
+
+
+# ---------------------------------------------------------------------------
+# 4. packed panels + register-tile micro-kernel
+# ---------------------------------------------------------------------------
+# A scratch array of fixed shape on the stack (an LLVM `alloca`).  Numba has no
+# such function, so this is the one piece of compiler plumbing in minillm: it
+# builds an ordinary (rows, cols) C-contiguous array whose memory is a private
+# stack slot.  Being private, it cannot alias A, B or C, which is what allows
+# LLVM to keep the whole tile in registers.  rows and cols must be constants.
+@intrinsic
+def _register_tile(typingctx, rows, cols, dtype):
+    if not isinstance(rows, types.IntegerLiteral) or not isinstance(cols, types.IntegerLiteral):
+        return None                               # Numba retries with the literal values
+    n_rows, n_cols = rows.literal_value, cols.literal_value
+    element = dtype.dtype
+    tile_type = types.Array(element, 2, "C")
+
+    def codegen(context, builder, signature, args):
+        llvm_element = context.get_data_type(element)
+        with builder.goto_entry_block():          # allocas belong in the entry block
+            slot = builder.alloca(ir.ArrayType(llvm_element, n_rows * n_cols))
+        itemsize = context.get_abi_sizeof(llvm_element)
+        intp = context.get_value_type(types.intp)
+        tile = make_array(tile_type)(context, builder)
+        populate_array(tile, data=builder.bitcast(slot, llvm_element.as_pointer()),
+                       shape=[intp(n_rows), intp(n_cols)],
+                       strides=[intp(n_cols * itemsize), intp(itemsize)],
+                       itemsize=intp(itemsize), meminfo=None)
+        return tile._getvalue()
+
+    return tile_type(rows, cols, dtype), codegen
+
+
+# SIMD written out: the W = 16 numbers starting at y[y_row, y_col] become
+#     y[y_row, y_col : y_col + W] += a * x[x_row, x_col : x_col + W]
+# in one fused multiply-add on a whole vector (llvm.fma.v16f32: one AVX-512
+# instruction for float32, two for float64).  LLVM's own vectoriser would pick
+# 256-bit registers on this CPU, half the width; spelling the vector out is the
+# second piece of compiler plumbing.  No bounds are checked: callers guarantee
+# that both rows have W elements from the given column on.
+@intrinsic
+def _vector_fma(typingctx, y, y_row, y_col, a, x, x_row, x_col):
+    element = y.dtype
+
+    def codegen(context, builder, signature, args):
+        y_value, y_row_v, y_col_v, a_value, x_value, x_row_v, x_col_v = args
+        llvm_element = context.get_data_type(element)
+        width = W
+        vector = ir.VectorType(llvm_element, width)
+
+        def address(array_type, array_value, row, col):
+            array = make_array(array_type)(context, builder, array_value)
+            pointer = cgutils.get_item_pointer2(
+                context, builder, data=array.data, shape=cgutils.unpack_tuple(builder, array.shape),
+                strides=cgutils.unpack_tuple(builder, array.strides), layout=array_type.layout,
+                inds=[row, col])
+            return builder.bitcast(pointer, vector.as_pointer())
+
+        y_pointer = address(signature.args[0], y_value, y_row_v, y_col_v)
+        x_pointer = address(signature.args[4], x_value, x_row_v, x_col_v)
+        a_splat = ir.Constant(vector, ir.Undefined)
+        for lane in range(width):
+            a_splat = builder.insert_element(a_splat, a_value, ir.IntType(32)(lane))
+        suffix = f"v{width}{'f32' if element == types.float32 else 'f64'}"
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                             f"llvm.fma.{suffix}")
+        result = builder.call(fma, [a_splat, builder.load(x_pointer, align=1), builder.load(y_pointer, align=1)])
+        builder.store(result, y_pointer, align=1)
+        return context.get_dummy_value()
+
+    return types.none(y, y_row, y_col, element, x, x_row, x_col), codegen
+
+
+# C[c_row:c_row+mr, c_col:c_col+nr] += A[0:MR, 0:k] @ B[0:k, 0:NR]
+#   A is read as A[row, p], B as B[p, col] (contiguous in col).
+#   The full MR x NR tile is always computed (callers pad A and B with zeros);
+#   only the mr x nr corner that exists in C is added back.
+# The MR = 8 rows are written out by hand: a0..a7 are eight numbers of A, and
+# per step p each of them meets NR / W = 3 vectors of B: 24 vector FMAs.
+@njit(cache=True)
+def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr):
+    acc = _register_tile(MR, NR, C.dtype)
+    for i in range(MR):
+        for j in range(NR):
+            acc[i, j] = 0.0
+    for p in range(k):
+        a0 = A[0, p]
+        a1 = A[1, p]
+        a2 = A[2, p]
+        a3 = A[3, p]
+        a4 = A[4, p]
+        a5 = A[5, p]
+        a6 = A[6, p]
+        a7 = A[7, p]
+        for j in range(0, NR, W):
+            # acc[i, j:j+W] += a_i * B[p, j:j+W]          for the 8 rows i
+            _vector_fma(acc, 0, j, a0, B, p, j)
+            _vector_fma(acc, 1, j, a1, B, p, j)
+            _vector_fma(acc, 2, j, a2, B, p, j)
+            _vector_fma(acc, 3, j, a3, B, p, j)
+            _vector_fma(acc, 4, j, a4, B, p, j)
+            _vector_fma(acc, 5, j, a5, B, p, j)
+            _vector_fma(acc, 6, j, a6, B, p, j)
+            _vector_fma(acc, 7, j, a7, B, p, j)
+    if mr == MR and nr == NR:          # a whole tile: add it back vector by vector
+        for i in range(MR):
+            for j in range(0, NR, W):
+                _vector_fma(C, c_row + i, c_col + j, 1.0, acc, i, j)
+    else:                              # the ragged edge of C: number by number
+        for i in range(mr):
+            for j in range(nr):
+                C[c_row + i, c_col + j] += acc[i, j]
+
+
+# Packing.  A_panels[ip, i, p] = op(A)[ip*MR + i, p0 + p]   (zero beyond the edge)
+#           B_panels[jp, p, j] = op(B)[p0 + p, jp*NR + j]
+# op(X) is X or X^T: reading X[p, i] instead of X[i, p] is all a transpose costs.
+@njit(cache=True, parallel=True)
+def _pack_a(A, transpose, p0, kc, M, A_panels):
+    n_panels = A_panels.shape[0]
+    for ip in prange(n_panels):
+        for i in range(MR):
+            row = ip * MR + i
+            for p in range(kc):
+                if row < M:
+                    A_panels[ip, i, p] = A[p0 + p, row] if transpose else A[row, p0 + p]
+                else:
+                    A_panels[ip, i, p] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def _pack_b(B, transpose, p0, kc, N, B_panels):
+    n_panels = B_panels.shape[0]
+    for jp in prange(n_panels):
+        for p in range(kc):
+            for j in range(NR):
+                col = jp * NR + j
+                if col < N:
+                    B_panels[jp, p, j] = B[col, p0 + p] if transpose else B[p0 + p, col]
+                else:
+                    B_panels[jp, p, j] = 0.0
+
+
+# C += op(A) op(B), op(A) (M, K), op(B) (K, N), over depth slices of KC.
+@njit(cache=True, parallel=True)
+def _matmul_packed(A, transpose_a, B, transpose_b, C):
+    M, N = C.shape
+    K = A.shape[0] if transpose_a else A.shape[1]
+    m_panels = (M + MR - 1) // MR
+    n_panels = (N + NR - 1) // NR
+    kc_max = min(K, KC)
+    A_panels = np.empty((m_panels, MR, kc_max), dtype=C.dtype)
+    B_panels = np.empty((n_panels, kc_max, NR), dtype=C.dtype)
+    for p0 in range(0, K, KC):
+        kc = min(KC, K - p0)
+        _pack_a(A, transpose_a, p0, kc, M, A_panels)
+        _pack_b(B, transpose_b, p0, kc, N, B_panels)
+        # every (row panel, column panel) pair is one tile; consecutive tiles
+        # share a row panel, and prange hands each core a contiguous half.
+        for t in prange(m_panels * n_panels):
+            ip = t // n_panels
+            jp = t % n_panels
+            _micro_kernel(kc, A_panels[ip], B_panels[jp], C,
+                          ip * MR, jp * NR, min(MR, M - ip * MR), min(NR, N - jp * NR))
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
+def _check_pair(name_a, a, name_b, b, k_a, k_b):
+    check_float_array(name_a, a, ndim=2)
+    check_float_array(name_b, b, ndim=2)
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name_a} and {name_b} must have the same dtype, got {a.dtype} and {b.dtype}")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name_a} must be float32 or float64, got {a.dtype}")
+    if a.shape[k_a] != b.shape[k_b]:
+        raise ValueError(f"{name_b} must have {a.shape[k_a]} along axis {k_b} to match {name_a} "
+                         f"of shape {a.shape}, got shape {b.shape}")
+
+
+def _run(kernel, a, b, shape):
+    c = np.zeros(shape, dtype=a.dtype)
+    kernel(np.ascontiguousarray(a), np.ascontiguousarray(b), c)
+    return c
+
+
+def matmul_naive(a, b):
+    """C = A B by the definition (slow; the first step of the lesson)."""
+    _check_pair("a", a, "b", b, 1, 0)
+    return _run(_matmul_naive, a, b, (a.shape[0], b.shape[1]))
+
+
+def matmul_reordered(a, b):
+    """C = A B with loops i, p, j: contiguous, vectorised inner loop, rows in parallel."""
+    _check_pair("a", a, "b", b, 1, 0)
+    return _run(_matmul_reordered, a, b, (a.shape[0], b.shape[1]))
+
+
+def matmul_blocked(a, b):
+    """C = A B, reordered loops over cache-sized tiles of B."""
+    _check_pair("a", a, "b", b, 1, 0)
+    return _run(_matmul_blocked, a, b, (a.shape[0], b.shape[1]))
+
+
+def _packed(a, transpose_a, b, transpose_b, shape):
+    c = np.zeros(shape, dtype=a.dtype)
+    if c.size and (a.shape[0] if transpose_a else a.shape[1]):
+        _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c)
+    return c
+
+
+# C = A B            a (..., K) leading axes flattened into rows, b (K, N)  ->  (..., N)
+def matmul(a, b):
+    """C = A B with packed panels and a register-tile micro-kernel (the fast Numba version).
+
+    a may have leading batch axes (..., K); they are treated as rows.
+    """
+    check_float_array("a", a, min_ndim=1)
+    check_float_array("b", b, ndim=2)
+    a2 = a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a
+    _check_pair("a", a2, "b", b, 1, 0)
+    c = _packed(a2, False, b, False, (a2.shape[0], b.shape[1]))
+    return c.reshape(*a.shape[:-1], b.shape[1])
+
+
+# dA = dC B^T        dC (M, N), B (K, N)  ->  (M, K)
+def matmul_nt(dc, b):
+    """dC B^T without forming B^T (B is read transposed while it is packed)."""
+    _check_pair("dc", dc, "b", b, 1, 1)
+    return _packed(dc, False, b, True, (dc.shape[0], b.shape[0]))
+
+
+# dB = A^T dC        A (M, K), dC (M, N)  ->  (K, N)
+def matmul_tn(a, dc):
+    """A^T dC without forming A^T (A is read transposed while it is packed)."""
+    _check_pair("a", a, "dc", dc, 0, 0)
+    return _packed(a, True, dc, False, (a.shape[1], dc.shape[1]))
+
+
+# C = A B   ->   dA = dC B^T,  dB = A^T dC       (a may have leading axes, as in matmul)
+def matmul_backward(dc, a, b):
+    """Gradients of C = matmul(a, b): returns (da, db)."""
+    check_float_array("dc", dc, min_ndim=1)
+    check_float_array("a", a, min_ndim=1)
+    if dc.shape != (*a.shape[:-1], b.shape[1]):
+        raise ValueError(f"dc must have shape {(*a.shape[:-1], b.shape[1])} (the shape of a @ b), got {dc.shape}")
+    a2 = a.reshape(-1, a.shape[-1])
+    dc2 = dc.reshape(-1, dc.shape[-1])
+    da = matmul_nt(dc2, b).reshape(a.shape)
+    db = matmul_tn(a2, dc2)
+    return da, db
