@@ -383,6 +383,11 @@ def test_wordpiece_files(tmp_path, wp):
     assert load_tokenizer(tmp_path / "tokenizer.json") == from_json      # a Hugging Face file, no "type"
     (tmp_path / "tokenizer.json").unlink()
     assert WordPieceTokenizer.from_pretrained(tmp_path).tokenize("Hello") == ["hello"]
+    # tokenizer_config.json's explicit settings win, as in Hugging Face (bert-base-chinese is cased)
+    (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": false, "model_max_length": 7}',
+                                                    encoding="utf-8")
+    cased = WordPieceTokenizer.from_pretrained(tmp_path)
+    assert cased.tokenize("Hello") == ["[UNK]"] and cased.model_max_length == 7
 
     saved = tmp_path / "wp.json"
     from_json.save(saved)

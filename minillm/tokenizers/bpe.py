@@ -194,7 +194,8 @@ class ByteBPETokenizer:
         merges = require_field(path, obj, "merges", list)
         for k, m in enumerate(merges):
             if not isinstance(m, list) or len(m) != 2:
-                raise ValueError(f"tokenizer file {os.fspath(path)!r}: merges[{k}] must be a pair [a, b], got {m!r}")
+                raise ValueError(f"tokenizer file {os.fspath(path)!r}: merges[{k}] must be a pair [a, b], "
+                                 f"got {m!r}")
         try:
             return cls(merges)
         except ValueError as err:

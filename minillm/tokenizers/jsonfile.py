@@ -35,8 +35,6 @@ def read_json_object(path):
     try:
         with open(path, encoding="utf-8") as f:
             obj = json.load(f)
-    except FileNotFoundError:
-        raise
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"tokenizer file {path!r} is not valid UTF-8 JSON: {err}") from None
     if not isinstance(obj, dict):

@@ -16,7 +16,6 @@ Inputs to BERT are [CLS] A [SEP] (and B [SEP] for a pair), with token_type_ids
 and 0 on [PAD]. Behaviour mirrors Hugging Face's BertTokenizer so that the ids
 match a pretrained checkpoint's vocabulary (vocab.txt or tokenizer.json).
 """
-import json
 import os
 import unicodedata
 
@@ -279,14 +278,18 @@ class WordPieceTokenizer:
             return ids_a, ids_b
         if strategy == "only_first":
             if excess >= len(ids_a):
-                raise ValueError(f"cannot truncate the first text by {excess} tokens and keep one: it has {len(ids_a)}")
+                raise ValueError(f"cannot cut {excess} tokens from the first text and keep one: "
+                                 f"it has {len(ids_a)}")
             return ids_a[:len(ids_a) - excess], ids_b
         if strategy == "only_second":
             if excess >= len(ids_b):
-                raise ValueError(f"cannot truncate the text_pair by {excess} tokens and keep one: it has {len(ids_b)}")
+                raise ValueError(f"cannot cut {excess} tokens from the text_pair and keep one: "
+                                 f"it has {len(ids_b)}")
             return ids_a, ids_b[:len(ids_b) - excess]
         # longest_first: the shorter text keeps min(its length, budget // 2) tokens, the longer one
-        # the rest of the budget (on a tie the first text counts as the shorter one)
+        # the rest of the budget (on a tie the first text counts as the shorter one). This is the
+        # rule of Hugging Face's Rust tokenizers (transformers' BertTokenizer from v5, BertTokenizerFast);
+        # the old pure-Python BertTokenizer removed one token at a time and, on a tie, from the pair.
         if len(ids_a) > len(ids_b):
             keep_b = min(len(ids_b), budget // 2)
             keep_a = budget - keep_b
@@ -465,26 +468,25 @@ class WordPieceTokenizer:
     def from_pretrained(cls, folder):
         """A Hugging Face model folder: tokenizer.json if present, else vocab.txt.
 
-        tokenizer_config.json, when present, supplies model_max_length (and, for vocab.txt,
-        do_lower_case, strip_accents and tokenize_chinese_chars).
+        tokenizer_config.json, when present, overrides model_max_length, do_lower_case,
+        strip_accents and tokenize_chinese_chars with the values it sets explicitly
+        (as Hugging Face does); otherwise vocab.txt means lower-casing on.
         """
         folder = os.fspath(folder)
         config = {}
         config_path = os.path.join(folder, "tokenizer_config.json")
         if os.path.exists(config_path):
-            with open(config_path, encoding="utf-8") as f:
-                config = json.load(f)
+            config = read_json_object(config_path)
         kwargs = {}
         if isinstance(config.get("model_max_length"), int) and config["model_max_length"] < 10**9:
             kwargs["model_max_length"] = config["model_max_length"]
+        for name in ("do_lower_case", "strip_accents", "tokenize_chinese_chars"):
+            if name in config:
+                kwargs[name] = config[name]
         if os.path.exists(os.path.join(folder, "tokenizer.json")):
             return cls.from_tokenizer_json(os.path.join(folder, "tokenizer.json"), **kwargs)
         if os.path.exists(os.path.join(folder, "vocab.txt")):
-            for name in ("strip_accents", "tokenize_chinese_chars"):
-                if name in config:
-                    kwargs[name] = config[name]
-            return cls.from_vocab_file(os.path.join(folder, "vocab.txt"),
-                                       do_lower_case=config.get("do_lower_case", True), **kwargs)
+            return cls.from_vocab_file(os.path.join(folder, "vocab.txt"), **kwargs)
         raise FileNotFoundError(f"folder {folder!r} has neither tokenizer.json nor vocab.txt")
 
     def __eq__(self, other):
