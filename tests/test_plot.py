@@ -40,6 +40,16 @@ def test_line_plot_draws_each_curve_with_its_label():
     matplotlib.pyplot.close(ax.figure)
 
 
+def test_histogram_and_bar_plot_draw_what_they_are_given():
+    ax = plot.histogram({"a": np.zeros(10), "b": np.ones(10)}, bins=5)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    matplotlib.pyplot.close(ax.figure)
+    ax = plot.bar_plot(["x", "猫"], np.array([0.25, 0.75]))
+    assert [p.get_height() for p in ax.patches] == [0.25, 0.75]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "U+732B"]
+    matplotlib.pyplot.close(ax.figure)
+
+
 def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match=r"matrix must have 2 dimensions .* got shape \(3,\)"):
         plot.heatmap(np.zeros(3))
@@ -49,6 +59,8 @@ def test_bad_inputs_name_the_argument():
         plot.line_plot(np.arange(3), {"y": np.arange(2)})
     with pytest.raises(TypeError, match=r"matrix must be a numpy.ndarray, got a list"):
         plot.heatmap([[1.0]])
+    with pytest.raises(ValueError, match=r"values must be 1-D with one entry per label \(2\), got shape \(3,\)"):
+        plot.bar_plot(["a", "b"], np.zeros(3))
     with pytest.raises(ValueError, match=r"fmt must be one of \['pdf', 'png', 'svg'\], got 'jpg'"):
         plot.save_figure(None, "x.jpg", fmt="jpg")
     matplotlib.pyplot.close("all")
