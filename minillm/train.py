@@ -165,7 +165,7 @@ class Trainer:
             if self.iter % c.eval_interval == 0 or self.iter == c.max_iters:
                 train, val = self.evaluate()
                 msg = f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}"
-                bar.write(msg) if hasattr(bar, "write") else None
+                bar.write(msg) if hasattr(bar, "write") else print(msg, flush=True)
                 if self.out_dir and c.checkpoint:
                     self.save(os.path.join(self.out_dir, "checkpoint"))
         if hasattr(bar, "close"):
