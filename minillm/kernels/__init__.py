@@ -1,0 +1,16 @@
+"""Numba performance core: the hot contracts of minillm.layers, jitted.
+
+    attention_forward(q, k, v, *, mask=None, causal=False) -> out, cache
+    attention_backward(dout, cache) -> dq, dk, dv          (flash-style, kernels/attention.py)
+    matmul(a, b), matmul_nt(dc, b) = dc b^T, matmul_tn(a, dc) = a^T dc,
+    matmul_backward(dc, a, b) -> da, db                     (packed register tiles, kernels/matmul.py)
+
+Every kernel is compiled with cache=True: the first process pays the compile
+time once, later processes load the machine code from __pycache__.
+
+Note: after this import, the attribute `minillm.kernels.matmul` is the function
+matmul; the lesson's other versions are reached with
+`from minillm.kernels.matmul import matmul_naive, matmul_reordered, ...`.
+"""
+from minillm.kernels.attention import attention_backward, attention_forward
+from minillm.kernels.matmul import matmul, matmul_backward, matmul_nt, matmul_tn

@@ -1,0 +1,203 @@
+"""Fused Numba attention vs the NumPy reference (minillm.layers.attention).
+
+Compile time counts: each test reuses the same two compiled signatures
+(float32 and float64) and keeps the shapes small, but crosses the block sizes
+(BQ = BK = 64) so that ragged blocks, several blocks and the causal pairing are
+all exercised.
+"""
+import numpy as np
+import pytest
+
+from minillm.gradcheck import check_layer
+from minillm.kernels import attention_backward, attention_forward
+from minillm.kernels.attention import BK, BQ, exp_kernel
+from minillm.layers.attention import attention_backward as ref_backward
+from minillm.layers.attention import attention_forward as ref_forward
+
+EPS32 = np.finfo(np.float32).eps
+
+
+def make_qkv(rng, shape_q, Tk, Dv, dtype):
+    *lead, Tq, D = shape_q
+    q = rng.standard_normal((*lead, Tq, D)).astype(dtype)
+    k = rng.standard_normal((*lead, Tk, D)).astype(dtype)
+    v = rng.standard_normal((*lead, Tk, Dv)).astype(dtype)
+    return q, k, v
+
+
+def reference(q, k, v, dout, **kwargs):
+    """The NumPy reference in float64 on the same numbers."""
+    as64 = [x.astype(np.float64) for x in (q, k, v)]
+    out, cache = ref_forward(*as64, **kwargs)
+    return out, ref_backward(dout.astype(np.float64), cache)
+
+
+def assert_close(name, got, want, dtype):
+    if dtype == np.float64:
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+    else:
+        np.testing.assert_allclose(got, want, rtol=100 * EPS32, atol=100 * EPS32, err_msg=name)
+
+
+def run_both(rng, shape_q, Tk, Dv, dtype, **kwargs):
+    q, k, v = make_qkv(rng, shape_q, Tk, Dv, dtype)
+    out, cache = attention_forward(q, k, v, **kwargs)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = attention_backward(dout, cache)
+    ref_out, ref_grads = reference(q, k, v, dout, **kwargs)
+    assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
+    assert_close("out", out, ref_out, dtype)
+    for name, g, rg, x in zip(("dq", "dk", "dv"), grads, ref_grads, (q, k, v)):
+        assert g.shape == x.shape, name
+        assert_close(name, g, rg, dtype)
+    return out, grads
+
+
+# ----------------------------------------------------------------- exp without SVML
+
+def test_exp_float32_matches_numpy_to_a_few_ulp():
+    x = np.concatenate([np.linspace(-87.3, 0.0, 200_001), -np.logspace(-8, 0, 1001)]).astype(np.float32)
+    got = exp_kernel(x).astype(np.float64)
+    want = np.exp(x.astype(np.float64))
+    rel = np.max(np.abs(got - want) / want)
+    assert rel < 3 * EPS32, rel                       # measured: about 1.5 ulp
+
+
+def test_exp_float64_matches_numpy_to_a_few_ulp():
+    x = np.concatenate([np.linspace(-708.0, 0.0, 200_001), -np.logspace(-12, 0, 1001)])
+    got = exp_kernel(x)
+    want = np.exp(x)
+    rel = np.max(np.abs(got - want) / want)
+    assert rel < 4 * np.finfo(np.float64).eps, rel
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_underflows_to_zero_and_minus_inf_gives_exactly_zero(dtype):
+    tiny = np.finfo(dtype).tiny                        # smallest normal number
+    x = np.array([-np.inf, -1e30, -1000.0, -200.0, -104.0, -88.0, -87.0], dtype=dtype)
+    got = exp_kernel(x)
+    assert got[0] == 0.0 and got[1] == 0.0 and got[2] == 0.0
+    assert np.all(np.isfinite(got)) and np.all(got >= 0.0)
+    # below log(tiny) the result is 0 (true values are subnormal: absolute error <= tiny)
+    assert np.all(np.abs(got - np.exp(x.astype(np.float64))) <= tiny)
+
+
+# ----------------------------------------------------------------- equality with the reference
+
+CASES = [
+    # (q shape (..., Tq, D), Tk, Dv, causal)
+    ((1, 1, 1, 1), 1, 1, False),            # T = 1, D = 1
+    ((1, 1, 1, 1), 1, 1, True),
+    ((2, 2, 67, 8), 67, 5, True),           # T not a multiple of the block, Dv != D
+    ((1, 3, 130, 16), 130, 16, True),       # three query and key blocks: the causal pairing
+    ((2, 1, 5, 3), 150, 1, False),          # Tq != Tk, D = 3, Dv = 1
+    ((1, 2, 20, 4), 150, 6, True),          # causal aligned to the end with Tq < Tk
+    ((1, 2, 70, 64), 64, 64, False),        # D = 64 exactly one register tile
+    ((3, 9, 4), 9, 4, True),                # other leading axes: (B, T, D)
+]
+
+
+@pytest.mark.parametrize("shape_q, Tk, Dv, causal", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_reference(rng, dtype, shape_q, Tk, Dv, causal):
+    run_both(rng, shape_q, Tk, Dv, dtype, causal=causal)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_reference_with_random_and_padding_masks(rng, dtype):
+    B, H, Tq, Tk = 2, 2, 70, 90
+    random_mask = rng.random((B, 1, Tq, Tk)) > 0.4                  # broadcast over heads
+    run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=random_mask)
+    run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=random_mask, causal=True)
+    lengths = np.array([Tk, 33])                                      # padding: keys past the length
+    padding = (np.arange(Tk)[None, :] < lengths[:, None])[:, None, None, :]   # (B, 1, 1, Tk)
+    run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=padding, causal=False)
+    head_mask = rng.random((H, Tq, Tk)) > 0.5                         # (H, Tq, Tk): broadcast over B
+    run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=head_mask)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fully_masked_rows_give_zeros_never_nan(rng, dtype):
+    B, H, T, D = 1, 2, 70, 4
+    mask = rng.random((B, H, T, T)) > 0.5
+    mask[0, 0, 3, :] = False                                          # a dead row in block 0
+    mask[0, 1, 66, :] = False                                         # and one in block 1
+    out, (dq, dk, dv) = run_both(rng, (B, H, T, D), T, D, dtype, mask=mask)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dq)) and np.all(np.isfinite(dk))
+    assert np.all(out[0, 0, 3] == 0.0) and np.all(out[0, 1, 66] == 0.0)
+    assert np.all(dq[0, 0, 3] == 0.0) and np.all(dq[0, 1, 66] == 0.0)
+    # a whole batch row masked out: everything zero, no NaN anywhere
+    q, k, v = make_qkv(rng, (B, H, T, D), T, D, dtype)
+    out, cache = attention_forward(q, k, v, mask=np.zeros((T, T), dtype=bool))
+    grads = attention_backward(np.ones_like(out), cache)
+    assert np.all(out == 0.0) and all(np.all(g == 0.0) for g in grads)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_causal_no_leak_from_the_future(rng, dtype):
+    B, H, T, D = 1, 2, 140, 8
+    q, k, v = make_qkv(rng, (B, H, T, D), T, D, dtype)
+    out, _ = attention_forward(q, k, v, causal=True)
+    for t in (0, BQ - 1, BQ, 100):
+        q2, k2, v2 = q.copy(), k.copy(), v.copy()
+        for x in (q2, k2, v2):
+            x[:, :, t + 1:] = rng.standard_normal(x[:, :, t + 1:].shape) * 10
+        out2, _ = attention_forward(q2, k2, v2, causal=True)
+        np.testing.assert_array_equal(out2[:, :, :t + 1], out[:, :, :t + 1])
+        assert not np.array_equal(out2[:, :, t + 1:], out[:, :, t + 1:])
+
+
+def test_causal_gradients_do_not_reach_the_future(rng):
+    # dL/dk_j and dL/dv_j are zero for every key j after the last query that sees it;
+    # with Tq < Tk (aligned to the end) that is none, so take dout only at query 0.
+    B, H, T, D = 1, 1, 100, 4
+    q, k, v = make_qkv(rng, (B, H, T, D), T, D, np.float64)
+    out, cache = attention_forward(q, k, v, causal=True)
+    dout = np.zeros_like(out)
+    dout[:, :, 10] = 1.0                                              # only query 10 matters
+    dq, dk, dv = attention_backward(dout, cache)
+    assert np.all(dk[:, :, 11:] == 0.0) and np.all(dv[:, :, 11:] == 0.0)
+    assert np.all(dq[:, :, :10] == 0.0) and np.all(dq[:, :, 11:] == 0.0)
+
+
+# ----------------------------------------------------------------- gradient check of the kernel itself
+
+def test_gradcheck_kernel_float64(rng):
+    q, k, v = make_qkv(rng, (1, 2, 5, 3), 7, 2, np.float64)
+    mask = rng.random((1, 2, 5, 7)) > 0.3
+    mask[0, 1, 2, :] = False
+    for kwargs in ({"causal": True}, {"mask": mask}):
+        results = check_layer(attention_forward, attention_backward, [q, k, v], kwargs=kwargs,
+                              names=["q", "k", "v"])
+        assert len(results) == 3
+        for r in results:
+            assert r.rel_error < 1e-6, str(r)
+
+
+# ----------------------------------------------------------------- bad input
+
+def test_bad_input_names_the_argument(rng):
+    q, k, v = make_qkv(rng, (1, 2, 4, 3), 4, 3, np.float64)
+    with pytest.raises(TypeError, match="q must be a numpy.ndarray, got a list"):
+        attention_forward(q.tolist(), k, v)
+    with pytest.raises(TypeError, match="k must have q's dtype float64, got float32"):
+        attention_forward(q, k.astype(np.float32), v)
+    with pytest.raises(ValueError, match=r"k must have shape .* got \(1, 2, 4, 5\)"):
+        attention_forward(q, np.zeros((1, 2, 4, 5)), v)
+    with pytest.raises(ValueError, match=r"v must have shape .* got \(1, 2, 3, 3\)"):
+        attention_forward(q, k, np.zeros((1, 2, 3, 3)))
+    with pytest.raises(TypeError, match="mask must be a boolean array"):
+        attention_forward(q, k, v, mask=np.ones((4, 4)))
+    with pytest.raises(ValueError, match=r"mask must be broadcastable to \(1, 2, 4, 4\), got shape \(3, 4\)"):
+        attention_forward(q, k, v, mask=np.ones((3, 4), dtype=bool))
+    with pytest.raises(TypeError, match="causal must be True or False, got 1"):
+        attention_forward(q, k, v, causal=1)
+    with pytest.raises(TypeError, match="q must be float32 or float64, got dtype float16"):
+        attention_forward(q.astype(np.float16), k.astype(np.float16), v.astype(np.float16))
+    out, cache = attention_forward(q, k, v)
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward's output \(1, 2, 4, 3\)"):
+        attention_backward(np.zeros((1, 2, 4, 4)), cache)
+
+
+def test_block_sizes_are_what_the_cases_assume():
+    assert BQ == 64 and BK == 64
