@@ -12,7 +12,8 @@ planted_analogy_corpus   every sentence holds one target word, some words that
     only on its role (throne/crown ... school/toy ...).  The co-occurrence
     statistics of a target are then a sum of a gender part and a role part, so
     king - man + woman should land on queen.  Returns the sentences and the
-    (male, female) pairs.
+    (male, female) pairs.  With `noise` > 0 some context words are drawn
+    at random, so that every (target, context) pair is seen at least sometimes.
 
 Used by tests/test_word2vec.py, tests/test_glove.py and notebooks/04_word_vectors.ipynb.
 """
@@ -73,16 +74,21 @@ FILLER_WORDS = ("the", "a", "and", "of", "to", "in")
 # Analogy corpus.  For each sentence:  role r ~ Uniform(ROLES), gender g ~ Uniform{0, 1};
 #   target = ROLES[r] pair [g];  then n_gender words from GENDER_WORDS[g], n_role words
 #   from the context words of r, n_filler words from FILLER_WORDS (all uniform), shuffled.
-# So P(context | target) factorises into a gender part and a role part, and the PMI row of
-# "queen" equals that of "king" - "man" + "woman" exactly (in expectation).
+# With probability `noise` each gender/role word is then replaced by one drawn uniformly from all
+# of them, so that every (target, context word) pair occurs: GloVe fits only the non-zero X_ij,
+# and without noise the many zero cells leave its geometry unconstrained.
+# Either way P(context | target) has a part that depends on the gender only and a part that depends
+# on the role only, so the PMI row of "queen" equals that of "king" - "man" + "woman" (in expectation).
 # ---------------------------------------------------------------------------
-def planted_analogy_corpus(n_sentences, rng, *, n_gender=2, n_role=2, n_filler=2):
+def planted_analogy_corpus(n_sentences, rng, *, n_gender=2, n_role=2, n_filler=2, noise=0.0):
     check_int("n_sentences", n_sentences, low=1)
     check_rng("rng", rng)
     check_int("n_gender", n_gender, low=1)
     check_int("n_role", n_role, low=1)
     check_int("n_filler", n_filler, low=0)
+    check_number("noise", noise, low=0.0, high=1.0)
     roles = list(ROLES)
+    all_context = [w for words in GENDER_WORDS for w in words] + [w for _, words in ROLES.values() for w in words]
     sentences = []
     for _ in range(n_sentences):
         r = roles[rng.integers(len(roles))]
@@ -91,6 +97,9 @@ def planted_analogy_corpus(n_sentences, rng, *, n_gender=2, n_role=2, n_filler=2
         sentence = [pair[g]]
         sentence += [GENDER_WORDS[g][i] for i in rng.integers(len(GENDER_WORDS[g]), size=n_gender)]
         sentence += [role_words[i] for i in rng.integers(len(role_words), size=n_role)]
+        for k in np.flatnonzero(rng.random(len(sentence)) < noise):
+            if k > 0:                                                    # the target itself stays
+                sentence[k] = all_context[rng.integers(len(all_context))]
         sentence += [FILLER_WORDS[i] for i in rng.integers(len(FILLER_WORDS), size=n_filler)]
         sentences.append([sentence[i] for i in rng.permutation(len(sentence))])
     pairs = [ROLES[r][0] for r in roles]

@@ -1,5 +1,6 @@
 """GloVe: co-occurrence counts by hand, the weighting f, the loss by hand, float64 gradient check,
 AdaGrad by hand, and a planted-topic quality test that random vectors fail."""
+import itertools
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ from minillm.models.glove import (
     glove_weights,
 )
 from minillm.models.wordvectors import encode_corpus, neighbour_purity
-from minillm.synthetic import planted_topic_corpus
+from minillm.synthetic import planted_analogy_corpus, planted_topic_corpus
 
 
 def _dense(rows, cols, x, V):
@@ -142,6 +143,16 @@ def test_planted_topics_are_recovered_and_random_vectors_are_not(rng):
     random_purity = neighbour_purity(rng.standard_normal(model.wv.vectors.shape), model.wv.words, labels, k=7)
     assert random_purity < 0.4, random_purity
     assert model.loss_history[-1] < 0.1 * model.loss_history[0]
+
+
+def test_planted_analogies_are_recovered_once_every_pair_occurs(rng):
+    # GloVe fits only X_ij > 0: with noise = 0.2 every (target, context word) pair occurs at least sometimes
+    sentences, pairs = planted_analogy_corpus(3000, rng, noise=0.2)
+    wv = _fit(sentences, seed=0, window=5, epochs=100, batch_size=128).wv
+    questions = [(a, b, c, d) for (a, b), (c, d) in itertools.permutations(pairs, 2)]
+    questions += [(b, a, d, c) for a, b, c, d in questions]
+    accuracy = np.mean([wv.analogy(a, b, c)[0][0] == d for a, b, c, d in questions])
+    assert accuracy >= 0.9, accuracy
 
 
 def test_final_vectors_are_w_plus_w_tilde_and_training_is_deterministic(rng):

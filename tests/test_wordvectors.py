@@ -18,7 +18,7 @@ from minillm.models.wordvectors import (
     pca_2d,
     save_word2vec_format,
 )
-from minillm.synthetic import planted_analogy_corpus, planted_topic_corpus
+from minillm.synthetic import GENDER_WORDS, ROLES, planted_analogy_corpus, planted_topic_corpus
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -202,6 +202,14 @@ def test_planted_corpora_have_the_promised_structure(rng):
     for s in sentences:
         targets = [w for w in s if any(w in p for p in pairs)]
         assert len(targets) == 1
+    # without noise a target only meets its own gender's and role's words; with noise it meets them all
+    context = {w for words in GENDER_WORDS for w in words} | {w for _, words in ROLES.values() for w in words}
+
+    def words_met_by_king(sentences):
+        return set().union(*[set(s) & context for s in sentences if "king" in s])
+
+    assert words_met_by_king(planted_analogy_corpus(500, rng)[0]) == set(GENDER_WORDS[0]) | set(ROLES["royal"][1])
+    assert words_met_by_king(planted_analogy_corpus(2000, rng, noise=0.2)[0]) == context
     with pytest.raises(ValueError, match=r"function_rate > 0 needs n_function_words >= 1"):
         planted_topic_corpus(3, 4, 10, rng, function_rate=0.2)
 
