@@ -78,9 +78,9 @@ def glove_weights(x, *, x_max=100.0, alpha=0.75):
 # ---------------------------------------------------------------------------
 def glove_loss_forward(W_i, W_j, b_i, b_j, *, log_x, weights):
     check_float_array("W_i", W_i, ndim=2)
+    check_float_array("W_j", W_j)
     P, d = W_i.shape
     if W_j.shape != (P, d):
-        check_float_array("W_j", W_j)
         raise ValueError(f"W_j must have shape (P, d) = {(P, d)} like W_i, got {W_j.shape}")
     for name, a in (("b_i", b_i), ("b_j", b_j), ("log_x", log_x), ("weights", weights)):
         check_float_array(name, a)

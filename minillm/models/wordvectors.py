@@ -225,7 +225,7 @@ def load_word2vec_format(path):
             raise ValueError
     except ValueError:
         raise ValueError(f"{path}: line 1: expected the header 'n d' (two positive integers), got {lines[0]!r}") from None
-    body = [line for line in lines[1:]]
+    body = lines[1:]
     while body and body[-1].strip() == "":
         body.pop()                                              # tolerate trailing blank lines
     if len(body) != n:
