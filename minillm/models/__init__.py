@@ -1,3 +1,7 @@
 """Whole models composed from minillm.layers; every LM shares logprob / perplexity / generate."""
+from minillm.models.glove import GloVe, GloVeConfig
+from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.hmm import HMM
 from minillm.models.ngram import NGramLM
+from minillm.models.word2vec import Word2Vec, Word2VecConfig
+from minillm.models.wordvectors import WordVectors
