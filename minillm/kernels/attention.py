@@ -138,69 +138,76 @@ def exp_kernel(x):
 # ---------------------------------------------------------------------------
 # The register-tile product used by every step
 # ---------------------------------------------------------------------------
-# C[c_row:c_row+4, c_col:c_col+64] (+)= A[a_row:a_row+4, 0:k] @ B[0:k, b_col:b_col+64]
+# C[c_row:c_row+4, c_col:c_col+64] (+)= op(A)[a_row:a_row+4, 0:k] @ B[b_row:b_row+k, b_col:b_col+64]
+#   op(A)[i, p] = A[i, p], or A[p, i] when a_transposed (so P^T and dS^T are never copied)
 # (the matmul lesson's micro-kernel, 4 x 64 here so that 64-wide heads need no padding)
 @njit(cache=True)
-def _tile(k, A, a_row, B, b_col, C, c_row, c_col, accumulate):
+def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulate):
     acc = _register_tile(MR_ATT, NC, C.dtype)
     for i in range(MR_ATT):
         for j in range(NC):
-            acc[i, j] = 0.0
+            acc[i, j] = C[c_row + i, c_col + j] if accumulate else 0.0
     for p in range(k):
-        a0 = A[a_row, p]
-        a1 = A[a_row + 1, p]
-        a2 = A[a_row + 2, p]
-        a3 = A[a_row + 3, p]
+        if a_transposed:
+            a0, a1, a2, a3 = A[p, a_row], A[p, a_row + 1], A[p, a_row + 2], A[p, a_row + 3]
+        else:
+            a0, a1, a2, a3 = A[a_row, p], A[a_row + 1, p], A[a_row + 2, p], A[a_row + 3, p]
         for j in range(0, NC, W):
-            _vector_fma(acc, 0, j, a0, B, p, b_col + j)
-            _vector_fma(acc, 1, j, a1, B, p, b_col + j)
-            _vector_fma(acc, 2, j, a2, B, p, b_col + j)
-            _vector_fma(acc, 3, j, a3, B, p, b_col + j)
+            _vector_fma(acc, 0, j, a0, B, b_row + p, b_col + j)
+            _vector_fma(acc, 1, j, a1, B, b_row + p, b_col + j)
+            _vector_fma(acc, 2, j, a2, B, b_row + p, b_col + j)
+            _vector_fma(acc, 3, j, a3, B, b_row + p, b_col + j)
     for i in range(MR_ATT):
         for j in range(NC):
-            if accumulate:
-                C[c_row + i, c_col + j] += acc[i, j]
-            else:
-                C[c_row + i, c_col + j] = acc[i, j]
+            C[c_row + i, c_col + j] = acc[i, j]
 
 
-# C (+)= A @ B on padded blocks: A (rows, k), B (k, cols), rows % 4 == 0, cols % 64 == 0
+# C[0:rows, 0:cols] (+)= op(A)[a_row:a_row+rows, 0:k] @ B[b_row:b_row+k, b_col:b_col+cols]
+#   rows % 4 == 0 and cols % 64 == 0: callers pad with zeros
 @njit(cache=True)
-def _block_product(rows, cols, k, A, B, C, accumulate):
+def _block_product(rows, cols, k, A, a_row, a_transposed, B, b_row, b_col, C, accumulate):
     for i in range(0, rows, MR_ATT):
         for j in range(0, cols, NC):
-            _tile(k, A, i, B, j, C, i, j, accumulate)
+            _tile(k, A, a_row + i, a_transposed, B, b_row, b_col + j, C, i, j, accumulate)
 
 
-def _padded(n, multiple):
-    return (n + multiple - 1) // multiple * multiple
+# max_c S[r, c] and sum_c S[r, c], 16 columns at a time (a vector of partial results:
+# a plain running max or sum is a serial chain the compiler may not reorder).
+@njit(cache=True)
+def _row_max(S, r, start):
+    part = _register_tile(1, W, S.dtype)
+    for j in range(W):
+        part[0, j] = start
+    for c0 in range(0, BK, W):
+        for j in range(W):
+            x = S[r, c0 + j]
+            part[0, j] = x if x > part[0, j] else part[0, j]
+    m = start
+    for j in range(W):
+        m = max(m, part[0, j])
+    return m
+
+
+@njit(cache=True)
+def _row_sum(S, r):
+    part = _register_tile(1, W, S.dtype)
+    for j in range(W):
+        part[0, j] = 0.0
+    for c0 in range(0, BK, W):
+        for j in range(W):
+            part[0, j] += S[r, c0 + j]
+    total = 0.0
+    for j in range(W):
+        total += part[0, j]
+    return total
 
 
 # ---------------------------------------------------------------------------
-# Loading blocks into padded local buffers, and the mask
+# Masks and the causal block structure
 # ---------------------------------------------------------------------------
-# dst[r, c] = src[r0 + r, c] * scale for the rows and columns that exist, 0 elsewhere
-@njit(cache=True)
-def _load_rows(src, r0, dst, scale):
-    n_rows = min(dst.shape[0], src.shape[0] - r0)
-    n_cols = src.shape[1]
-    for r in range(dst.shape[0]):
-        for c in range(dst.shape[1]):
-            dst[r, c] = src[r0 + r, c] * scale if (r < n_rows and c < n_cols) else 0.0
-
-
-# dst[c, r] = src[r0 + r, c]  (a transposed block: keys become columns), 0 past the end
-@njit(cache=True)
-def _load_rows_transposed(src, r0, dst):
-    n_rows = min(dst.shape[1], src.shape[0] - r0)
-    for c in range(dst.shape[0]):
-        for r in range(dst.shape[1]):
-            dst[c, r] = src[r0 + r, c] if r < n_rows else 0.0
-
-
 # S[r, c] = -inf where query q0 + r may not see key k0 + c:
 #   key past the end, causal (k0 + c > q0 + r + offset), or mask False.
-# Returns early (nothing to do) when the whole block is visible.
+# Returns at once when the whole block is visible.
 @njit(cache=True)
 def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
     last_key = min(k0 + BK, Tk) - 1
@@ -227,8 +234,7 @@ def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
 def _n_key_blocks(qb, Tq, Tk, causal, offset):
     n = (Tk + BK - 1) // BK
     if causal:
-        last_row = min((qb + 1) * BQ, Tq) - 1
-        last_key = last_row + offset
+        last_key = min((qb + 1) * BQ, Tq) - 1 + offset
         if last_key < 0:
             return 0
         n = min(n, last_key // BK + 1)
@@ -240,12 +246,12 @@ def _n_key_blocks(qb, Tq, Tk, causal, offset):
 def _first_query_block(kb, Tq, causal, offset):
     if not causal:
         return 0
-    first_row = max(kb * BK - offset, 0)           # row i sees key kb*BK when i + offset >= kb*BK
+    first_row = max(kb * BK - offset, 0)           # row i sees key kb*BK once i + offset >= kb*BK
     return min(first_row // BQ, (Tq + BQ - 1) // BQ)
 
 
-# Work item t of n_pairs*... -> the block index for part `half` (0 or 1) of a pair:
-# pair t holds blocks t and n - 1 - t (the same block once when they coincide).
+# Pair t holds blocks t and n - 1 - t: with causal masking their costs add up to
+# the same for every t, so the work items are balanced.
 @njit(cache=True)
 def _pair_block(t, half, n_blocks):
     return t if half == 0 else n_blocks - 1 - t
@@ -254,22 +260,18 @@ def _pair_block(t, half, n_blocks):
 # ---------------------------------------------------------------------------
 # Forward
 # ---------------------------------------------------------------------------
-#   q (BH, Tq, D)  k (BH, Tk, D)  v (BH, Tk, Dv)  ->  out (BH, Tq, Dv), lse (BH, Tq)
-#   mask (n_slabs, 1 or Tq, 1 or Tk) bool; slab[bh] = which slab batch-head bh uses
+#   q (BH, Tq_pad, D_pad)   k_T (BH, D, Tk_pad)   v (BH, Tk_pad, Dv_pad): zero-padded to the blocks
+#   -> out (BH, Tq, Dv), lse (BH, Tq)
+#   mask (n_slabs, 1 or Tq, 1 or Tk) bool; slab[bh] = the slab batch-head bh uses
 @njit(cache=True, parallel=True)
-def _forward_kernel(q, k, v, mask, slab, has_mask, causal, out, lse):
-    BH, Tq, D = q.shape
-    Tk, Dv = k.shape[1], v.shape[2]
+def _forward_kernel(q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
+    BH, Dv_pad = q.shape[0], v.shape[2]
     offset = Tk - Tq
     scale = 1.0 / math.sqrt(D)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_pairs = (n_q_blocks + 1) // 2
-    Dv_pad = (Dv + NC - 1) // NC * NC
     for item in prange(BH * n_pairs):
         bh, t = item // n_pairs, item % n_pairs
-        Q_s = np.empty((BQ, D), dtype=q.dtype)          # the block of queries, times 1/sqrt(D)
-        K_T = np.empty((D, BK), dtype=q.dtype)          # a block of keys, transposed
-        V_b = np.empty((BK, Dv_pad), dtype=q.dtype)     # the matching values
         S = np.empty((BQ, BK), dtype=q.dtype)           # scores, then probabilities
         O = np.empty((BQ, Dv_pad), dtype=q.dtype)       # unnormalised output
         m = np.empty(BQ, dtype=q.dtype)                 # running row maximum
@@ -282,22 +284,20 @@ def _forward_kernel(q, k, v, mask, slab, has_mask, causal, out, lse):
             if half == 1 and qb == t:
                 break
             q0 = qb * BQ
-            _load_rows(q[bh], q0, Q_s, scale)
             O[:] = 0.0
             m[:] = -np.inf
             l[:] = 0.0
             for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
                 k0 = kb * BK
-                _load_rows_transposed(k[bh], k0, K_T)
-                _load_rows(v[bh], k0, V_b, 1.0)
                 # S = Q K^T / sqrt(D), -inf where masked
-                _block_product(BQ, BK, D, Q_s, K_T, S, False)
+                _block_product(BQ, BK, D, q[bh], q0, False, k_T[bh], 0, k0, S, False)
+                for r in range(BQ):
+                    for c in range(BK):
+                        S[r, c] *= scale
                 _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab[bh])
                 # m_new = max(m, rowmax S);  alpha = exp(m - m_new)
                 for r in range(BQ):
-                    m_new = m[r]
-                    for c in range(BK):
-                        m_new = max(m_new, S[r, c])
+                    m_new = _row_max(S, r, m[r])
                     if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0
                         shift[r] = 0.0
                         alpha[r] = 1.0
@@ -308,13 +308,10 @@ def _forward_kernel(q, k, v, mask, slab, has_mask, causal, out, lse):
                 # P = exp(S - m_new);  l = l alpha + rowsum P;  O = O alpha + P V
                 _exp_rows(S, shift, BQ, BK, scratch)
                 for r in range(BQ):
-                    row_sum = 0.0
-                    for c in range(BK):
-                        row_sum += S[r, c]
-                    l[r] = l[r] * alpha[r] + row_sum
+                    l[r] = l[r] * alpha[r] + _row_sum(S, r)
                     for d in range(Dv_pad):
                         O[r, d] *= alpha[r]
-                _block_product(BQ, Dv_pad, BK, S, V_b, O, True)
+                _block_product(BQ, Dv_pad, BK, S, 0, False, v[bh], k0, 0, O, True)
             # out = O / l,  lse = m + log(l);  rows that saw nothing: 0 and -inf
             for r in range(min(BQ, Tq - q0)):
                 if l[r] > 0.0:
@@ -331,40 +328,27 @@ def _forward_kernel(q, k, v, mask, slab, has_mask, causal, out, lse):
 # ---------------------------------------------------------------------------
 # Backward
 # ---------------------------------------------------------------------------
-# D_i = sum_d dout_id out_id                               (BH, Tq)
-@njit(cache=True, parallel=True)
-def _row_dots(dout, out, delta):
-    BH, Tq, Dv = out.shape
-    for item in prange(BH * Tq):
-        bh, i = item // Tq, item % Tq
-        s = 0.0
-        for d in range(Dv):
-            s += dout[bh, i, d] * out[bh, i, d]
-        delta[bh, i] = s
-
-
-# The per-block part both passes share: given the query block's Q_s, dO, lse and
-# D rows and the key block's K^T and V^T, leave P in S and dS in dP:
-#   S = Q K^T / sqrt(D) (masked)   P = exp(S - lse)   dP = dO V^T   dS = P (dP - D)
+# The per-block part both passes share, for query block q0 and key block k0:
+#   S = Q K^T / sqrt(D) (masked)   P = exp(S - lse)   dP = dO V^T   dS = P (dP - D_i)
+# leaves P in S and dS in dP.  shift = lse, or +inf for rows that saw nothing (or do
+# not exist), so that their P = exp(S - inf) = 0.
 @njit(cache=True)
-def _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta, S, dP, scratch, q0, k0,
-                       Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab):
-    _block_product(BQ, BK, D, Q_s, K_T, S, False)
+def _probs_and_dscores(q, k_T, dout, v_T, q0, k0, shift, delta, S, dP, scratch,
+                       Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab):
+    _block_product(BQ, BK, D, q, q0, False, k_T, 0, k0, S, False)
+    for r in range(BQ):
+        for c in range(BK):
+            S[r, c] *= scale
     _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab)
     _exp_rows(S, shift, BQ, BK, scratch)
-    _block_product(BQ, BK, Dv, dO, V_T, dP, False)
+    _block_product(BQ, BK, Dv, dout, q0, False, v_T, 0, k0, dP, False)
     for r in range(BQ):
         for c in range(BK):
             dP[r, c] = S[r, c] * (dP[r, c] - delta[r])
 
 
-# Load query block qb: Q_s = q / sqrt(D), dO, the shift lse (+inf for rows that saw
-# nothing or do not exist, so that their P = exp(S - inf) = 0) and D_i.
 @njit(cache=True)
-def _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b):
-    Tq = q.shape[1]
-    _load_rows(q[bh], q0, Q_s, scale)
-    _load_rows(dout[bh], q0, dO, 1.0)
+def _query_rows(lse, delta, bh, q0, Tq, shift, delta_b):
     for r in range(BQ):
         i = q0 + r
         if i < Tq and lse[bh, i] > -np.inf:
@@ -375,29 +359,23 @@ def _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_
             delta_b[r] = 0.0
 
 
+#   q (BH, Tq_pad, D_pad)  k (BH, Tk_pad, D_pad)  k_T (BH, D, Tk_pad)  v_T (BH, Dv, Tk_pad)
+#   dout (BH, Tq_pad, Dv_pad), all zero-padded;  lse, delta (BH, Tq)
 @njit(cache=True, parallel=True)
-def _backward_kernel(q, k, v, dout, lse, delta, mask, slab, has_mask, causal, dq, dk, dv):
-    BH, Tq, D = q.shape
-    Tk, Dv = k.shape[1], v.shape[2]
+def _backward_kernel(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
+                     dq, dk, dv):
+    BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
     offset = Tk - Tq
     scale = 1.0 / math.sqrt(D)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_k_blocks = (Tk + BK - 1) // BK
-    D_pad = (D + NC - 1) // NC * NC
-    Dv_pad = (Dv + NC - 1) // NC * NC
 
     # Pass 1, parallel over key blocks: dV = P^T dO, dK = dS^T Q / sqrt(D)
     n_pairs = (n_k_blocks + 1) // 2
     for item in prange(BH * n_pairs):
         bh, t = item // n_pairs, item % n_pairs
-        Q_s = np.empty((BQ, D_pad), dtype=q.dtype)
-        dO = np.empty((BQ, Dv_pad), dtype=q.dtype)
-        K_T = np.empty((D, BK), dtype=q.dtype)
-        V_T = np.empty((Dv, BK), dtype=q.dtype)
         S = np.empty((BQ, BK), dtype=q.dtype)
         dP = np.empty((BQ, BK), dtype=q.dtype)
-        P_T = np.empty((BK, BQ), dtype=q.dtype)
-        dS_T = np.empty((BK, BQ), dtype=q.dtype)
         dK = np.empty((BK, D_pad), dtype=q.dtype)
         dV = np.empty((BK, Dv_pad), dtype=q.dtype)
         shift = np.empty(BQ, dtype=q.dtype)
@@ -408,24 +386,18 @@ def _backward_kernel(q, k, v, dout, lse, delta, mask, slab, has_mask, causal, dq
             if half == 1 and kb == t:
                 break
             k0 = kb * BK
-            _load_rows_transposed(k[bh], k0, K_T)
-            _load_rows_transposed(v[bh], k0, V_T)
             dK[:] = 0.0
             dV[:] = 0.0
             for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
                 q0 = qb * BQ
-                _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b)
-                _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta_b, S, dP, scratch, q0, k0,
-                                   Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab[bh])
-                for r in range(BQ):
-                    for c in range(BK):
-                        P_T[c, r] = S[r, c]
-                        dS_T[c, r] = dP[r, c]
-                _block_product(BK, Dv_pad, BQ, P_T, dO, dV, True)     # dV += P^T dO
-                _block_product(BK, D_pad, BQ, dS_T, Q_s, dK, True)    # dK += dS^T Q / sqrt(D)
+                _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                                   scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
+                _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
+                _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
             for c in range(min(BK, Tk - k0)):
                 for d in range(D):
-                    dk[bh, k0 + c, d] = dK[c, d]
+                    dk[bh, k0 + c, d] = dK[c, d] * scale
                 for d in range(Dv):
                     dv[bh, k0 + c, d] = dV[c, d]
 
@@ -433,11 +405,6 @@ def _backward_kernel(q, k, v, dout, lse, delta, mask, slab, has_mask, causal, dq
     n_pairs = (n_q_blocks + 1) // 2
     for item in prange(BH * n_pairs):
         bh, t = item // n_pairs, item % n_pairs
-        Q_s = np.empty((BQ, D), dtype=q.dtype)
-        dO = np.empty((BQ, Dv), dtype=q.dtype)
-        K_T = np.empty((D, BK), dtype=q.dtype)
-        K_b = np.empty((BK, D_pad), dtype=q.dtype)
-        V_T = np.empty((Dv, BK), dtype=q.dtype)
         S = np.empty((BQ, BK), dtype=q.dtype)
         dP = np.empty((BQ, BK), dtype=q.dtype)
         dQ = np.empty((BQ, D_pad), dtype=q.dtype)
@@ -449,16 +416,13 @@ def _backward_kernel(q, k, v, dout, lse, delta, mask, slab, has_mask, causal, dq
             if half == 1 and qb == t:
                 break
             q0 = qb * BQ
-            _load_query_block(q, dout, lse, delta, bh, q0, scale, Q_s, dO, shift, delta_b)
+            _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
             dQ[:] = 0.0
             for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
                 k0 = kb * BK
-                _load_rows_transposed(k[bh], k0, K_T)
-                _load_rows(k[bh], k0, K_b, 1.0)
-                _load_rows_transposed(v[bh], k0, V_T)
-                _probs_and_dscores(Q_s, K_T, dO, V_T, shift, delta_b, S, dP, scratch, q0, k0,
-                                   Tq, Tk, D, Dv, causal, offset, has_mask, mask, slab[bh])
-                _block_product(BQ, D_pad, BK, dP, K_b, dQ, True)      # dQ += dS K
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                                   scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
+                _block_product(BQ, D_pad, BK, dP, 0, False, k[bh], k0, 0, dQ, True)    # dQ += dS K
             for r in range(min(BQ, Tq - q0)):
                 for d in range(D):
                     dq[bh, q0 + r, d] = dQ[r, d] * scale
@@ -485,6 +449,26 @@ def _mask_slabs(mask, lead):
     return slabs, slab, True
 
 
+def _round_up(n, multiple):
+    return (n + multiple - 1) // multiple * multiple
+
+
+# x (BH, T, C) -> (BH, rows, cols) with zeros past the end (x itself when it already fits)
+def _padded(x, rows, cols):
+    if x.shape[1:] == (rows, cols):
+        return x
+    y = np.zeros((x.shape[0], rows, cols), dtype=x.dtype)
+    y[:, :x.shape[1], :x.shape[2]] = x
+    return y
+
+
+# x (BH, T, C) -> x^T (BH, C, rows) with zeros past T
+def _transposed(x, rows):
+    y = np.zeros((x.shape[0], x.shape[2], rows), dtype=x.dtype)
+    y[:, :, :x.shape[1]] = x.swapaxes(1, 2)
+    return y
+
+
 # out = softmax(Q K^T / sqrt(D) + mask) V, computed block by block (see the module docstring)
 #   q (..., Tq, D)   k (..., Tk, D)   v (..., Tk, Dv)   ->   out (..., Tq, Dv)
 def attention_forward(q, k, v, *, mask=None, causal=False):
@@ -508,6 +492,8 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
                          f"got {v.shape}")
     if mask is not None:
         check_bool_mask("mask", mask, (*lead, Tq, Tk))
+    if D == 0:
+        raise ValueError(f"q must have a head dimension D >= 1, got shape {q.shape}")
     Dv = v.shape[-1]
     BH = int(np.prod(lead, dtype=np.int64))
     q3 = np.ascontiguousarray(q.reshape(BH, Tq, D))
@@ -515,15 +501,13 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     v3 = np.ascontiguousarray(v.reshape(BH, Tk, Dv))
     slabs, slab, has_mask = _mask_slabs(mask, lead)
     out = np.empty((BH, Tq, Dv), dtype=q.dtype)
-    lse = np.empty((BH, Tq), dtype=q.dtype)
-    if out.size:
-        if D == 0 or Tk == 0:      # no keys or empty dot products: every row sees nothing
-            out[:] = 0.0
-            lse[:] = -np.inf if Tk == 0 else math.log(Tk)
-        else:
-            _forward_kernel(q3, k3, v3, slabs, slab, has_mask, bool(causal), out, lse)
-    else:
-        lse[:] = -np.inf
+    lse = np.full((BH, Tq), -np.inf, dtype=q.dtype)
+    if out.size and Tk:
+        Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
+        _forward_kernel(_padded(q3, Tq_pad, D), _transposed(k3, Tk_pad), _padded(v3, Tk_pad, _round_up(Dv, NC)),
+                        Tq, Tk, D, Dv, slabs, slab, has_mask, bool(causal), out, lse)
+    elif out.size:               # no keys at all: every row sees nothing
+        out[:] = 0.0
     cache = (q3, k3, v3, out, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
     return out.reshape(*lead, Tq, Dv), cache
 
@@ -537,11 +521,16 @@ def attention_backward(dout, cache):
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of the forward's output {expected}, got {dout.shape}")
     dout3 = np.ascontiguousarray(dout.reshape(out.shape), dtype=out.dtype)
+    BH, Tq, D = q3.shape
+    Tk, Dv = v3.shape[1], v3.shape[2]
     dq = np.zeros(q3.shape, dtype=q3.dtype)
     dk = np.zeros(k3.shape, dtype=k3.dtype)
     dv = np.zeros(v3.shape, dtype=v3.dtype)
-    if out.size and q3.shape[2] and k3.shape[1]:
-        delta = np.empty(lse.shape, dtype=out.dtype)
-        _row_dots(dout3, out, delta)
-        _backward_kernel(q3, k3, v3, dout3, lse, delta, slabs, slab, has_mask, causal, dq, dk, dv)
+    if out.size and D and Tk:
+        delta = np.einsum("btd,btd->bt", dout3, out)                 # D_i = sum_d dout_id out_id
+        Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
+        D_pad, Dv_pad = _round_up(D, NC), _round_up(Dv, NC)
+        _backward_kernel(_padded(q3, Tq_pad, D_pad), _padded(k3, Tk_pad, D_pad), _transposed(k3, Tk_pad),
+                         _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
+                         Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)

@@ -96,10 +96,12 @@ def _matmul_reordered(A, B, C):
     M, K = A.shape
     N = B.shape[1]
     for i in prange(M):
+        c = C[i]                       # row i of C, contiguous
         for p in range(K):
             a = A[i, p]
+            b = B[p]                   # row p of B, contiguous
             for j in range(N):
-                C[i, j] += a * B[p, j]
+                c[j] += a * b[j]
 
 
 # ---------------------------------------------------------------------------
@@ -112,15 +114,17 @@ NC_BLOCKED = 256
 def _matmul_blocked(A, B, C):
     M, K = A.shape
     N = B.shape[1]
-    for i in prange(M):
-        for j0 in range(0, N, NC_BLOCKED):
-            j1 = min(j0 + NC_BLOCKED, N)
-            for p0 in range(0, K, KC):
-                p1 = min(p0 + KC, K)
+    for j0 in range(0, N, NC_BLOCKED):             # a KC x NC tile of B ...
+        j1 = min(j0 + NC_BLOCKED, N)
+        for p0 in range(0, K, KC):
+            p1 = min(p0 + KC, K)
+            for i in prange(M):                     # ... meets every row of A while cached
+                c = C[i, j0:j1]
                 for p in range(p0, p1):
                     a = A[i, p]
-                    for j in range(j0, j1):
-                        C[i, j] += a * B[p, j]
+                    b = B[p, j0:j1]
+                    for j in range(j1 - j0):
+                        c[j] += a * b[j]
 
 
 # ---------------------------------------------------------------------------
@@ -239,10 +243,10 @@ def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr):
 # Packing.  A_panels[ip, i, p] = op(A)[ip*MR + i, p0 + p]   (zero beyond the edge)
 #           B_panels[jp, p, j] = op(B)[p0 + p, jp*NR + j]
 # op(X) is X or X^T: reading X[p, i] instead of X[i, p] is all a transpose costs.
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pack_a(A, transpose, p0, kc, M, A_panels):
     n_panels = A_panels.shape[0]
-    for ip in prange(n_panels):
+    for ip in range(n_panels):
         for i in range(MR):
             row = ip * MR + i
             for p in range(kc):
@@ -252,10 +256,10 @@ def _pack_a(A, transpose, p0, kc, M, A_panels):
                     A_panels[ip, i, p] = 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pack_b(B, transpose, p0, kc, N, B_panels):
     n_panels = B_panels.shape[0]
-    for jp in prange(n_panels):
+    for jp in range(n_panels):
         for p in range(kc):
             for j in range(NR):
                 col = jp * NR + j
