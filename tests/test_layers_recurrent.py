@@ -12,7 +12,12 @@ from minillm.layers.recurrent import (
 )
 
 N_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-SEQUENCE = {"rnn": (rnn_forward, rnn_backward), "gru": (gru_forward, gru_backward), "lstm": (lstm_forward, lstm_backward)}
+SEQUENCE = {
+    "rnn": (rnn_forward, rnn_backward),
+    "gru": (gru_forward, gru_backward),
+    "lstm": (lstm_forward, lstm_backward),
+}
+STEP = {"rnn": (rnn_step_forward, rnn_step_backward), "gru": (gru_step_forward, gru_step_backward)}
 NAMES = ["x", "h0", "Wx", "Wh", "b"]
 
 
@@ -67,7 +72,7 @@ def test_lstm_sequence_gradcheck_with_a_carried_cell_state(rng):
 @pytest.mark.parametrize("bias", [True, False])
 def test_step_gradcheck(cell, bias, rng):
     B, D, H = 3, 4, 5
-    forward, backward = {"rnn": (rnn_step_forward, rnn_step_backward), "gru": (gru_step_forward, gru_step_backward)}[cell]
+    forward, backward = STEP[cell]
     Wx, Wh, b = _weights(rng, D, H, N_GATES[cell])
     arrays = [rng.standard_normal((B, D)), rng.standard_normal((B, H)), Wx, Wh, b if bias else None]
     results = check_layer(forward, backward, arrays, names=["x", "h_prev", "Wx", "Wh", "b"], rng=rng)
@@ -386,6 +391,8 @@ def test_bad_input_is_named(rng):
     # an LSTM's weights handed to a GRU: Wh is (H, 4H), the GRU wants (H, 3H)
     with pytest.raises(ValueError, match=r"Wh must have shape \(H, 3H\) with 3H = 3 \* H, got \(5, 20\)"):
         gru_forward(x, h0, Wx, Wh, b)
+    with pytest.raises(ValueError, match=r"Wh must have shape \(H, H\), got \(5, 6\)"):
+        rnn_forward(x, h0, Wx[:, :H], np.zeros((H, 6)), b[:H])
     with pytest.raises(ValueError, match=r"Wx must have shape \(D, 4H\) \(4, 20\), got \(3, 20\)"):
         lstm_forward(x, h0, Wx[:3], Wh, b)
     with pytest.raises(ValueError, match=r"h0 must have shape \(B, H\) \(2, 5\), got \(3, 5\)"):

@@ -87,7 +87,8 @@ def _check_cell_args(x, h, Wx, Wh, b, *, k, sequence, h_name):
         raise ValueError(f"x must have at least one time step (T >= 1), got shape {x.shape}")
     check_float_array("Wh", Wh)
     if Wh.ndim != 2 or Wh.shape[1] != k * Wh.shape[0]:
-        raise ValueError(f"Wh must have shape (H, {label}) with {label} = {k} * H, got {Wh.shape}")
+        spelled = "" if k == 1 else f" with {label} = {k} * H"
+        raise ValueError(f"Wh must have shape (H, {label}){spelled}, got {Wh.shape}")
     H = Wh.shape[0]
     B, D = x.shape[0], x.shape[-1]
     check_float_array(h_name, h)
@@ -111,7 +112,7 @@ def _recurrent_weight_grad(h_prevs, dah):
     return h_prevs.reshape(-1, H).T @ dah.reshape(-1, dah.shape[-1])
 
 
-# h_{t-1} for t = 0..T-1:  [h0, h_0, ..., h_{T-2}]               (B, T, H)
+# the state each step starts from: [h0, hs[:, 0], ..., hs[:, T-2]]        (B, T, H)
 def _previous_states(h0, hs):
     return np.concatenate([h0[:, None, :], hs[:, :-1, :]], axis=1)
 
@@ -194,9 +195,8 @@ def rnn_backward(dhs, cache):
 def _lstm_cell(ax, h_prev, c_prev, Wh):
     H = h_prev.shape[-1]
     a = ax + h_prev @ Wh                                            # (B, 4H)
-    i = _sigmoid(a[:, :H])
-    f = _sigmoid(a[:, H:2 * H])
-    o = _sigmoid(a[:, 2 * H:3 * H])
+    # i, f, o: one sigmoid over the first 3H columns, then cut into three (B, H) blocks
+    i, f, o = np.split(_sigmoid(a[:, :3 * H]), 3, axis=1)
     g = _tanh(a[:, 3 * H:])
     c = f * c_prev + i * g
     tanh_c = _tanh(c)
@@ -304,8 +304,8 @@ def lstm_cell_states(cache):
 def _gru_cell(ax, h_prev, Wh):
     H = h_prev.shape[-1]
     ah = h_prev @ Wh                                                # (B, 3H)
-    r = _sigmoid(ax[:, :H] + ah[:, :H])
-    z = _sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    # r, z: one sigmoid over the first 2H columns, then cut into two (B, H) blocks
+    r, z = np.split(_sigmoid(ax[:, :2 * H] + ah[:, :2 * H]), 2, axis=1)
     ah_n = ah[:, 2 * H:]
     n = _tanh(ax[:, 2 * H:] + r * ah_n)
     h = (1 - z) * n + z * h_prev

@@ -316,7 +316,9 @@ def stream_batches(tokens, batch_size, block_size):
         raise ValueError(f"tokens must be a 1-D array, got shape {tokens.shape}")
     n = (tokens.size - 1) // batch_size
     if n < 1:
-        raise ValueError(f"tokens has {tokens.size} ids, too few for batch_size {batch_size} streams (need > {batch_size})")
+        raise ValueError(
+            f"tokens has {tokens.size} ids, too few for batch_size {batch_size} streams (need > {batch_size})"
+        )
     x = tokens[:batch_size * n].reshape(batch_size, n)
     y = tokens[1:batch_size * n + 1].reshape(batch_size, n)
     for start in range(0, n, block_size):
