@@ -27,6 +27,10 @@ from minillm.layers.positional import (
     article_positional_encoding, learned_positional_backward, learned_positional_forward, rope_backward,
     rope_angles, rope_forward, sinusoidal_positional_encoding,
 )
+from minillm.layers.recurrent import (
+    gru_backward, gru_forward, gru_step_backward, gru_step_forward, lstm_backward, lstm_cell_states, lstm_forward,
+    lstm_step_backward, lstm_step_forward, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward,
+)
 from minillm.layers.softmax import (
     cross_entropy_backward, cross_entropy_forward, log_softmax_backward, log_softmax_forward, softmax_backward,
     softmax_forward,
