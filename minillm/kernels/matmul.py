@@ -3,17 +3,28 @@
     A (M, K)   B (K, N)   C (M, N)        C_ij = sum_p A_ip B_pj        2 M N K flops
 
 Each version is correct (tests/test_kernels_matmul.py checks every one against
-np.matmul) and each fixes what made the previous one slow.  GFLOP/s measured on
-the development machine (2 cores, AVX-512, Numba 0.68 / llvmlite 0.50, NumPy 2.4
-with OpenBLAS, OPENBLAS_CORETYPE unset), float32, nanoGPT's CPU-recipe shapes
-(M = B*T = 768 rows); medians of a noisy shared machine, see bench.py:
+np.matmul) and each fixes what made the previous one slow.  GFLOP/s, float32,
+on the development machine (2 cores, AVX-512, Numba 0.68 / llvmlite 0.50,
+NumPy 2.4 with OpenBLAS, OPENBLAS_CORETYPE unset), nanoGPT's CPU-recipe shapes
+(M = B*T = 768 rows), best of 20 runs.  The machine was shared with other busy
+processes (load average 4-8 on 2 cores), so the figures are ranges over
+several runs and single-thread runs (NUMBA_NUM_THREADS=1,
+OPENBLAS_NUM_THREADS=1) are the steadier comparison; `python -m
+minillm.kernels.bench` measures them again on your machine.
 
-    shape (M,K)x(K,N)        naive   reordered  blocked  packed   np.matmul   packed/np
-    (768,128)x(128,384)        ...
-    (768,128)x(128,128)        ...
-    (768,128)x(128,512)        ...
-    (768,512)x(512,128)        ...
-    (768,128)x(128,65)         ...
+    one thread               naive  reordered  blocked  packed   np.matmul  packed/np
+    (768,128)x(128,384)       ~3     30-33      27-30   104-120   159-187   0.6-0.7
+    (768,128)x(128,128)       ~3     29-46      27-35    89-111   160-181   0.55-0.6
+    (768,128)x(128,512)       ~2     32-44      30-37    97-108   170-186   0.55-0.6
+    (768,512)x(512,128)       ~1.5   28-32      26-28    93-106   168-183   0.55-0.6
+    (768,128)x(128,65)        ~6     26-30      22-24    72-76    128-147   0.5-0.55
+    two threads (best runs)                              133-192   296-343   0.45-0.56
+
+So np.matmul (OpenBLAS) is faster on every GPT shape, by 1.7-2.2x: the models
+use np.matmul for their linear layers, this module is the lesson (and the
+benchmark), and there is no dispatcher.  What is left: OpenBLAS's kernels are
+hand-written assembly with prefetching and 2-thread-aware blocking; ours pack
+serially and add the tile back into C.
 
 1. matmul_naive: the definition, three loops i, j, p with a dot product
    innermost.  The inner loop walks B down a column (stride N floats): every
@@ -31,31 +42,31 @@ with OpenBLAS, OPENBLAS_CORETYPE unset), float32, nanoGPT's CPU-recipe shapes
    stays in the L1/L2 cache while every row of A streams over it.  This helps
    big matrices; for the GPT shapes B already fits in cache, so it gains little.
 
-4. matmul_packed: what BLAS libraries do.  C is cut into MR x NR = 6 x 32
-   tiles.  One tile is accumulated in 6*32/8 = 24 vector registers while the
-   loop runs over all K: per step p, six numbers of A are broadcast and one row
-   of 32 numbers of B is loaded, and 24 fused multiply-adds update the tile.
-   No load or store of C happens inside the loop, so the arithmetic units, not
-   memory, set the pace.  B is first copied ("packed") into panels of NR
-   columns, K x NR contiguous, and A into panels of MR rows, both zero-padded,
-   so the micro-kernel always works on a full tile and reads memory in order.
-   The tile lives in a small array on the stack (`_register_tile`): LLVM knows
-   that memory is private, can prove it overlaps nothing, and keeps it in
-   registers.  (A heap array from np.empty cannot be proven private and is
-   reloaded at every step: half the speed.)
+4. matmul (packed): what BLAS libraries do.  C is cut into MR x NR = 8 x 48
+   tiles.  One tile is accumulated in 8 * 48 / 16 = 24 AVX-512 registers while
+   the loop runs over all of K: per step p, eight numbers of A are broadcast,
+   one row of 48 numbers of B is loaded (3 vectors), and 24 vector fused
+   multiply-adds update the tile.  No load or store of C happens inside the
+   loop, so the arithmetic units, not memory, set the pace.  B is first copied
+   ("packed") into panels of NR columns, K x NR contiguous, and A into panels
+   of MR rows, both zero-padded, so the micro-kernel always works on a full
+   tile and reads memory in order.  Two pieces of compiler plumbing make it
+   work from Numba: the tile lives in a small array on the stack
+   (`_register_tile`), which LLVM can prove overlaps nothing and so keeps in
+   registers (a heap array from np.empty is reloaded at every step: half the
+   speed), and `_vector_fma` spells out one 16-wide multiply-add, because
+   LLVM's own vectoriser only uses 256-bit registers on this CPU.
 
 The backward products of C = A B need A^T or B^T:
     dA = dC B^T   (matmul_nt)          dB = A^T dC   (matmul_tn)
 Packing copies the panels anyway, so it reads B (or A) transposed while
 packing: no transposed matrix is ever materialised.
 
-fastmath: only {"contract"}, which lets LLVM fuse a*b + c into one FMA
-instruction (one rounding instead of two).  It assumes nothing about infinities
-or NaN; the equality tests against np.matmul pass with it.
+fastmath: versions 2 and 3 use only {"contract"}, which lets LLVM fuse a*b + c
+into one FMA instruction (one rounding instead of two); version 4 calls the FMA
+explicitly.  Neither assumes anything about infinities or NaN, and the
+equality tests against np.matmul pass with them.
 
-Which is faster, this or np.matmul, per shape?  See the table above: OpenBLAS
-(np.matmul) wins on every GPT shape, so the models use np.matmul for their
-linear layers and this module stays the lesson and the benchmark.
 """
 import numpy as np
 from llvmlite import ir
