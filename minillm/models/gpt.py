@@ -361,6 +361,18 @@ class GPT:
             n += y.size
         return total, n
 
+    # ------------------------------------------- Hugging Face GPT-2 folders (minillm/io/huggingface.py)
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """A GPT-2 folder (config.json + model.safetensors); kwargs: dtype, backend, dropout."""
+        from minillm.io.huggingface import load_gpt2
+        return load_gpt2(path, **kwargs)
+
+    def save_pretrained(self, path):
+        """Write config.json + model.safetensors that transformers' GPT2LMHeadModel.from_pretrained reads."""
+        from minillm.io.huggingface import save_gpt2
+        save_gpt2(self, path)
+
 
 class KVCache:
     """Keys and values of one layer for positions 0..t-1, grown one call at a time.
