@@ -29,8 +29,11 @@ of probabilities as P = exp(S - lse) and uses, with D_i = sum_d dout_id out_id,
     dQ = dS K / sqrt(D)                 dK = dS^T Q / sqrt(D)
 
 (D_i equals sum_j P_ij dP_ij, the term of the softmax backward, without P.)
-Backward runs two race-free passes: one parallel over key blocks that owns dK
-and dV, one parallel over query blocks that owns dQ; each recomputes P.
+Backward must not let two cores add into the same rows of dQ (or dK, dV) at
+once.  With enough heads, each core takes whole heads and owns all their
+gradients: one sweep over the block pairs.  Otherwise (say B*H = 1) it runs two
+race-free passes: one parallel over key blocks that owns dK and dV, one
+parallel over query blocks that owns dQ; each recomputes P.
 
 Parallel work items are (batch*head, block pair): with causal=True, query block
 t costs t + 1 key blocks, so each item takes a short block t and the long
@@ -47,6 +50,7 @@ nothing to attend to has lse = -inf and gets zeros (output and gradients).
 """
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -428,6 +432,49 @@ def _backward_kernel(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab
                     dq[bh, q0 + r, d] = dQ[r, d] * scale
 
 
+# One pass, parallel over batch*head: a head belongs to one core, which owns its
+# dq as well, so dQ += dS K is accumulated in the same sweep as dK and dV (5 block
+# products per block pair instead of 7).  Used when there are enough heads to
+# keep every core busy; same arguments as _backward_kernel.
+@njit(cache=True, parallel=True)
+def _backward_kernel_per_head(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
+                              dq, dk, dv):
+    BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
+    offset = Tk - Tq
+    scale = 1.0 / math.sqrt(D)
+    n_q_blocks = (Tq + BQ - 1) // BQ
+    n_k_blocks = (Tk + BK - 1) // BK
+    for bh in prange(BH):
+        S = np.empty((BQ, BK), dtype=q.dtype)
+        dP = np.empty((BQ, BK), dtype=q.dtype)
+        dK = np.empty((BK, D_pad), dtype=q.dtype)
+        dV = np.empty((BK, Dv_pad), dtype=q.dtype)
+        dQ = np.zeros((n_q_blocks, BQ, D_pad), dtype=q.dtype)
+        shift = np.empty(BQ, dtype=q.dtype)
+        delta_b = np.empty(BQ, dtype=q.dtype)
+        scratch = np.empty(BK, dtype=q.dtype)
+        for kb in range(n_k_blocks):
+            k0 = kb * BK
+            dK[:] = 0.0
+            dV[:] = 0.0
+            for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
+                q0 = qb * BQ
+                _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                                   scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
+                _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
+                _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
+                _block_product(BQ, D_pad, BK, dP, 0, False, k[bh], k0, 0, dQ[qb], True)  # dQ += dS K
+            for c in range(min(BK, Tk - k0)):
+                for d in range(D):
+                    dk[bh, k0 + c, d] = dK[c, d] * scale
+                for d in range(Dv):
+                    dv[bh, k0 + c, d] = dV[c, d]
+        for i in range(Tq):
+            for d in range(D):
+                dq[bh, i, d] = dQ[i // BQ, i % BQ, d] * scale
+
+
 # ---------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------
@@ -447,6 +494,13 @@ def _mask_slabs(mask, lead):
     slab = np.broadcast_to(np.arange(n_slabs).reshape(mask_lead), lead).reshape(BH).astype(np.int64)
     slabs = np.ascontiguousarray(full.reshape(n_slabs, full.shape[-2], full.shape[-1]))
     return slabs, slab, True
+
+
+# Backward one head per core when the heads split evenly over the cores (or there
+# are so many that the last uneven round hardly matters); else the two-pass kernel.
+def _one_head_per_core(BH):
+    threads = numba.get_num_threads()
+    return BH % threads == 0 or BH >= 4 * threads
 
 
 def _round_up(n, multiple):
@@ -530,7 +584,8 @@ def attention_backward(dout, cache):
         delta = np.einsum("btd,btd->bt", dout3, out)                 # D_i = sum_d dout_id out_id
         Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
         D_pad, Dv_pad = _round_up(D, NC), _round_up(Dv, NC)
-        _backward_kernel(_padded(q3, Tq_pad, D_pad), _padded(k3, Tk_pad, D_pad), _transposed(k3, Tk_pad),
-                         _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
-                         Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
+        kernel = _backward_kernel_per_head if _one_head_per_core(BH) else _backward_kernel
+        kernel(_padded(q3, Tq_pad, D_pad), _padded(k3, Tk_pad, D_pad), _transposed(k3, Tk_pad),
+               _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
+               Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)
