@@ -325,6 +325,12 @@ class BertModel:
         self.params = init_params(shapes, config, seed) if params is None else params
         check_params(self.params, shapes, "BertModel")
 
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        """A Hugging Face BERT folder (config.json + model.safetensors); kwargs: dtype, add_pooling_layer."""
+        from minillm.io.huggingface import load_bert
+        return load_bert(path, **kwargs)
+
     @property
     def n_params(self):
         return int(sum(v.size for v in self.params.values()))
