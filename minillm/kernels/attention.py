@@ -60,8 +60,8 @@ from minillm.kernels.matmul import W, _register_tile, _vector_fma
 
 BQ = 64      # query rows per block
 BK = 64      # keys per block
-NC = 64      # columns of one register tile (4 vectors of 16)
-MR_ATT = 4   # rows of one register tile
+NC = 32      # columns of one register tile (2 vectors of 16)
+MR_ATT = 8   # rows of one register tile
 
 
 # ---------------------------------------------------------------------------
@@ -144,7 +144,8 @@ def exp_kernel(x):
 # ---------------------------------------------------------------------------
 # C[c_row:c_row+4, c_col:c_col+64] (+)= op(A)[a_row:a_row+4, 0:k] @ B[b_row:b_row+k, b_col:b_col+64]
 #   op(A)[i, p] = A[i, p], or A[p, i] when a_transposed (so P^T and dS^T are never copied)
-# (the matmul lesson's micro-kernel, 4 x 64 here so that 64-wide heads need no padding)
+# (the matmul lesson's micro-kernel, 8 x 32 here: it divides the 64 x 64 blocks,
+#  fits the register file, and heads of 32 or 64 need no padding)
 @njit(cache=True)
 def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulate):
     acc = _register_tile(MR_ATT, NC, C.dtype)
@@ -154,20 +155,26 @@ def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulat
     for p in range(k):
         if a_transposed:
             a0, a1, a2, a3 = A[p, a_row], A[p, a_row + 1], A[p, a_row + 2], A[p, a_row + 3]
+            a4, a5, a6, a7 = A[p, a_row + 4], A[p, a_row + 5], A[p, a_row + 6], A[p, a_row + 7]
         else:
             a0, a1, a2, a3 = A[a_row, p], A[a_row + 1, p], A[a_row + 2, p], A[a_row + 3, p]
+            a4, a5, a6, a7 = A[a_row + 4, p], A[a_row + 5, p], A[a_row + 6, p], A[a_row + 7, p]
         for j in range(0, NC, W):
             _vector_fma(acc, 0, j, a0, B, b_row + p, b_col + j)
             _vector_fma(acc, 1, j, a1, B, b_row + p, b_col + j)
             _vector_fma(acc, 2, j, a2, B, b_row + p, b_col + j)
             _vector_fma(acc, 3, j, a3, B, b_row + p, b_col + j)
+            _vector_fma(acc, 4, j, a4, B, b_row + p, b_col + j)
+            _vector_fma(acc, 5, j, a5, B, b_row + p, b_col + j)
+            _vector_fma(acc, 6, j, a6, B, b_row + p, b_col + j)
+            _vector_fma(acc, 7, j, a7, B, b_row + p, b_col + j)
     for i in range(MR_ATT):
         for j in range(NC):
             C[c_row + i, c_col + j] = acc[i, j]
 
 
 # C[0:rows, 0:cols] (+)= op(A)[a_row:a_row+rows, 0:k] @ B[b_row:b_row+k, b_col:b_col+cols]
-#   rows % 4 == 0 and cols % 64 == 0: callers pad with zeros
+#   rows % 8 == 0 and cols % 32 == 0: callers pad with zeros
 @njit(cache=True)
 def _block_product(rows, cols, k, A, a_row, a_transposed, B, b_row, b_col, C, accumulate):
     for i in range(0, rows, MR_ATT):
@@ -305,9 +312,9 @@ def _forward_kernel(q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out,
                     if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0
                         shift[r] = 0.0
                         alpha[r] = 1.0
-                    else:
+                    else:                      # (exp(0) = 1 needs no call)
                         shift[r] = m_new
-                        alpha[r] = math.exp(m[r] - m_new)
+                        alpha[r] = math.exp(m[r] - m_new) if m_new > m[r] else 1.0
                     m[r] = m_new
                 # P = exp(S - m_new);  l = l alpha + rowsum P;  O = O alpha + P V
                 _exp_rows(S, shift, BQ, BK, scratch)
