@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 
 from minillm import GPT, GPTConfig
-from minillm.io.huggingface import (
-    GPT2_NAME_MAP, load_bert, load_gpt2, gpt2_name, read_config, save_bert, save_gpt2,
-)
+from minillm.io.huggingface import GPT2_NAME_MAP, gpt2_name, load_bert, read_config, save_bert
 from minillm.io.safetensors import load_file, read_metadata, save_file
 from minillm.models.bert import BertConfig, BertModel
 
