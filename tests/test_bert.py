@@ -302,3 +302,19 @@ def test_bad_configs_and_inputs_are_named():
         mask_tokens(ids, rng=np.random.default_rng(0), mask_id=4, vocab_size=9, special_ids=[0, 2, 3])
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         mask_tokens(ids, rng=0, mask_id=4, vocab_size=9, special_ids=[0, 2, 3, 4])
+
+
+def test_mlm_head_on_labelled_positions_only_gives_the_same_loss_and_gradients():
+    model = BertForMaskedLM(BertConfig(**TINY), seed=5)
+    _jitter(model, 2)
+    ids, am, tt = _batch()
+    labels = np.full_like(ids, -100)
+    labels[0, 1], labels[0, 3], labels[1, 2] = 4, 7, 1
+    logits, loss, cache = model.forward(ids, labels, am, tt)
+    logits_sel, loss_sel, cache_sel = model.forward(ids, labels, am, tt, only_labelled=True)
+    assert logits_sel.shape == (3, 9)
+    np.testing.assert_allclose(logits_sel, logits[labels != -100], rtol=0, atol=1e-12)
+    assert loss_sel == pytest.approx(loss, abs=1e-12)
+    full, sel = model.backward(cache), model.backward(cache_sel)
+    for k in full:
+        np.testing.assert_allclose(sel[k], full[k], rtol=0, atol=1e-12, err_msg=k)

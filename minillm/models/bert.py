@@ -460,10 +460,24 @@ class BertForMaskedLM(_Head):
                 "mlm.bias": (V,)}
 
     def forward(self, input_ids, labels=None, attention_mask=None, token_type_ids=None, *, training=False,
-                rng=None):
-        """-> logits (B, T, V), loss (mean over labels != -100, or None), cache."""
+                rng=None, only_labelled=False):
+        """-> logits (B, T, V), loss (mean over labels != -100, or None), cache.
+
+        only_labelled=True (pre-training): the head runs only at the positions that have a label,
+        as the original BERT code does; logits are then (N_labelled, V).  Same loss, same
+        gradients, about 1/7 of the head's work.
+        """
         p, c = self.params, self.config
         x, _, cache = self.encode(input_ids, attention_mask, token_type_ids, training, rng)
+        if only_labelled:
+            if labels is None:
+                raise ValueError("only_labelled=True needs labels (it keeps the positions whose label is not -100)")
+            check_int_array_or_ignore("labels", labels)
+            if labels.shape != input_ids.shape:
+                raise ValueError(f"labels must have shape {input_ids.shape}, got {labels.shape}")
+            keep = labels != IGNORE_INDEX                                          # (B, T) bool
+            cache["keep"] = keep
+            x, labels = x[keep], labels[keep]                                      # (N, H), (N,)
         # t = LN(GELU(x W_d + b_d))                                              (B, T, H)
         t, cache["dense"] = linear_forward(x, p["mlm.dense.W"], p["mlm.dense.b"])
         act_forward, _, options = LAYER_ACTIVATIONS[c.activation]
@@ -479,6 +493,11 @@ class BertForMaskedLM(_Head):
         dt, g["mlm.ln.gamma"], g["mlm.ln.beta"] = layernorm_backward(dt, cache["ln"])
         dt = LAYER_ACTIVATIONS[self.config.activation][1](dt, cache["act"])
         dx, g["mlm.dense.W"], g["mlm.dense.b"] = linear_backward(dt, cache["dense"])
+        if "keep" in cache:
+            # x = x_all[keep]: a gather, so its gradient scatters back; unlabelled positions get 0
+            dx_all = np.zeros(cache["out_shape"], dx.dtype)
+            dx_all[cache["keep"]] = dx
+            dx = dx_all
         g.update(encoder_backward(dx, None, cache))
         # weight tying: E_word is the input lookup and the output decoder, so its gradients add
         g["embeddings.word"] = g["embeddings.word"] + dE_decoder.T
