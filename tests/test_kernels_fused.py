@@ -364,9 +364,14 @@ def _ops_with_kernels():
     return SimpleNamespace(**ops)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_gpt_step_with_fused_ops_equals_numpy(dtype, rng):
-    cfg = GPTConfig(vocab_size=13, block_size=9, n_layer=2, n_head=2, n_embd=8, bias=False, dtype=dtype)
+@pytest.mark.parametrize("dtype, variant", [("float64", "gpt2+bias"), ("float32", "gpt2"), ("float64", "llama")])
+def test_gpt_step_with_fused_ops_equals_numpy(dtype, variant, rng):
+    # GPT-2 (layernorm, GELU MLP; with biases, and without as in the recipe) and LLaMA (rmsnorm, RoPE, SwiGLU)
+    size = {"vocab_size": 13, "block_size": 9, "n_layer": 2, "n_head": 2, "n_embd": 8, "dtype": dtype}
+    if variant == "llama":
+        cfg = GPTConfig.llama(**size)
+    else:
+        cfg = GPTConfig(**size, bias=variant == "gpt2+bias")
     ref, model = GPT(cfg, seed=3), GPT(cfg, seed=3)
     model.ops = _ops_with_kernels()
     idx, targets = rng.integers(0, 13, size=(3, 9)), rng.integers(0, 13, size=(3, 9))

@@ -10,11 +10,13 @@ how the work is done:
                     for (12, 64, 128) @ (128, 512) that measured 0.50 ms
                     against 0.27 ms for the same numbers as (768, 128).
   feedforward       the same 2-D products, with bias + GELU fused between them
-                    (minillm.kernels.elementwise): 3 passes instead of ~22.
-  cross_entropy     softmax, log-likelihood and probs - onehot in one jitted
-                    pass per row; backward only scales the saved gradient.
+                    (minillm.kernels.elementwise): for float32 one element-wise
+                    pass forward and one backward, instead of ~22 NumPy passes.
+  cross_entropy     after np.exp, one jitted pass per row gives the row's
+                    log-likelihood and its gradient probs - onehot; backward
+                    only scales the saved gradient.
   embedding         the scatter-add dE[ids[p]] += dout[p] as a plain loop
-                    instead of np.add.at (which is slow in NumPy).
+                    (0.02 ms) instead of np.add.at (0.6 ms on the GPT recipe).
 
 Why BLAS for the products: np.matmul (OpenBLAS) beats the Numba matmul of
 minillm.kernels.matmul on every GPT shape, and Numba's own np.dot needs SciPy.
