@@ -383,7 +383,9 @@ def test_gpt_step_with_fused_ops_equals_numpy(dtype, variant, rng):
     assert loss == pytest.approx(loss_ref, rel=tol)
     grads, grads_ref = model.backward(cache), ref.backward(cache_ref)
     assert grads.keys() == grads_ref.keys()
+    largest = max(float(np.max(np.abs(g))) for g in grads_ref.values())
     for k in grads_ref:
-        # float32: a whole network's worth of reordered sums, so compare at the scale of each tensor
-        scale = float(np.max(np.abs(grads_ref[k])))
+        # a whole network's worth of reordered sums, so compare at the scale of each tensor; the key
+        # bias's gradient is exactly 0 in theory (softmax ignores a shift of a whole row), round-off here
+        scale = max(float(np.max(np.abs(grads_ref[k]))), 1e-6 * largest)
         np.testing.assert_allclose(grads[k], grads_ref[k], rtol=tol * 8, atol=tol * 8 * scale, err_msg=k)
