@@ -342,6 +342,18 @@ def test_adamw_grad_scale_equals_clip_then_step(dtype, rng):
         np.testing.assert_array_equal(g_list[0], grads["W"])      # the gradients themselves are left alone
 
 
+def test_adamw_step_reads_gradients_of_any_layout(rng):
+    # a gradient may be a transposed view (e.g. dW_head.T); it is only read
+    p = rng.standard_normal((3, 4))
+    p_ref = p.copy()
+    g = rng.standard_normal((4, 3)).T
+    state = [np.zeros_like(p) for _ in range(4)]
+    kw = {"lr": 1e-2, "betas": (0.9, 0.99), "eps": 1e-8, "weight_decay": 0.1, "decay": [True], "t": 1}
+    adamw_step([p], [g], [state[0]], [state[1]], **kw)
+    adamw_step([p_ref], [np.ascontiguousarray(g)], [state[2]], [state[3]], **kw)
+    np.testing.assert_array_equal(p, p_ref)
+
+
 def test_adamw_step_bad_input(rng):
     p = [np.zeros((2, 3))]
     with pytest.raises(ValueError, match=r"grads must have one entry per parameter \(1\), got 2"):

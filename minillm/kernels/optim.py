@@ -39,11 +39,15 @@ def _adamw_update(p, g, m, v, grad_scale, b1, one_minus_b1, b2, one_minus_b2, de
         p[i] = p_decayed - step_size * m[i] / (np.sqrt(v[i] / bias2) + eps)
 
 
-def _flat(name, k, a, shape, dtype):
-    if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+# a as a flat view; m and v are updated in place, so they must be C-contiguous (a read-only
+# gradient may be any layout: it is copied if needed)
+def _flat(name, k, a, shape, dtype, *, written=True):
+    if (not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype
+            or (written and not a.flags.c_contiguous)):
         got = f"shape {a.shape}, dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{name}[{k}] must be a C-contiguous {dtype} array of shape {shape}, got {got}")
-    return a.reshape(-1)
+        layout = "C-contiguous " if written else ""
+        raise ValueError(f"{name}[{k}] must be a {layout}{dtype} array of shape {shape}, got {got}")
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 # t is the step number after this update (1 for the first step), as in AdamW.step.
@@ -74,7 +78,7 @@ def adamw_step(params, grads, m, v, *, lr, betas, eps, weight_decay, decay, t, g
             raise ValueError(f"params[{k}] must be a C-contiguous float32 or float64 array, got {p!r:.60}")
         dt = p.dtype.type  # every scalar rounded to the tensor's dtype, as NumPy does for p -= lr * ...
         decay_factor = dt(1.0 - lr * weight_decay) if (weight_decay and decay[k]) else dt(1.0)
-        _adamw_update(p.reshape(-1), _flat("grads", k, grads[k], p.shape, p.dtype),
+        _adamw_update(p.reshape(-1), _flat("grads", k, grads[k], p.shape, p.dtype, written=False),
                       _flat("m", k, m[k], p.shape, p.dtype), _flat("v", k, v[k], p.shape, p.dtype),
                       dt(grad_scale), dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2), decay_factor,
                       dt(lr / bias1), dt(bias2), dt(eps))
