@@ -119,7 +119,8 @@ def test_word_vocab_is_lossless_and_deterministic():
 
 
 def test_ascii_fold_for_plot_labels():
-    assert [ascii_fold(t) for t in ["▁élève", "œuf", "▁Est-ce", "fenêtre"]] == ["eleve", "oeuf", "Est-ce", "fenetre"]
+    labels = ["▁élève", "œuf", "▁Est-ce", "fenêtre"]
+    assert [ascii_fold(t) for t in labels] == ["eleve", "oeuf", "Est-ce", "fenetre"]
 
 
 def test_encode_pairs_shifts_the_target_by_hand():

@@ -5,12 +5,12 @@
                              x = x + FFN(LN(x)) ]                        pre-LN, no causal mask
     memory = LN(x)                                                       (B, S, C)
 
-    target ids (shifted right: BOS y_1 .. y_{T-1}) --embedding * sqrt(C) + positions-->   (B, T, C)
+    target ids shifted right (BOS y_1 .. y_n) --embedding * sqrt(C) + positions-->      (B, T, C)
     N_dec x decoder block  [ y = y + SelfAttn(LN(y); causal)            Q, K, V from the target
                              y = y + CrossAttn(LN(y), memory)           Q from the decoder, K, V from the encoder
                              y = y + FFN(LN(y)) ]
-    logits = LN(y) E_tgt^T                                               (B, T, V_tgt)  head tied to the target embedding
-    loss = cross-entropy(logits, y_1 .. y_T)   (optionally label-smoothed; padding ignored)
+    logits = LN(y) E_tgt^T                                     (B, T, V_tgt)  head tied to the target embedding
+    loss = cross-entropy(logits, y_1 .. y_n EOS)   (optionally label-smoothed; padding ignored)
 
 Training is teacher-forced: the decoder reads the *reference* prefix at every
 position, and all T predictions come out of one forward pass (the causal mask
