@@ -341,6 +341,7 @@ def build_parser():
     b.add_argument("--out", default="bench.json")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     b.add_argument("--peak-gflops", type=float, help="fp32 peak of this machine (measured if not given)")
+    b.add_argument("--data", help="Tiny Shakespeare text, for the n-gram timings (skipped without it)")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -361,6 +361,12 @@ class GPT:
             n += y.size
         return total, n
 
+    def generate(self, idx, max_new_tokens, **kwargs):
+        """Token-by-token generation with a KV cache; see minillm.generate.generate for the options."""
+        from minillm.generate import generate
+
+        return generate(self, idx, max_new_tokens, **kwargs)
+
     # ------------------------------------------- Hugging Face GPT-2 folders (minillm/io/huggingface.py)
     @classmethod
     def from_pretrained(cls, path, **kwargs):
