@@ -80,7 +80,8 @@ def test_bad_input_names_the_argument():
     a = np.ones((3, 4))
     with pytest.raises(TypeError, match="a must be a numpy.ndarray, got a list"):
         matmul([[1.0]], a)
-    with pytest.raises(ValueError, match=r"b must have 4 along axis 0 to match a of shape \(3, 4\), got shape \(5, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"b must have 4 along axis 0 to match a of shape \(3, 4\), got shape \(5, 2\)"):
         matmul(a, np.ones((5, 2)))
     with pytest.raises(TypeError, match="a and b must have the same dtype, got float64 and float32"):
         matmul(a, np.ones((4, 2), dtype=np.float32))

@@ -35,9 +35,10 @@ gradients: one sweep over the block pairs.  Otherwise (say B*H = 1) it runs two
 race-free passes: one parallel over key blocks that owns dK and dV, one
 parallel over query blocks that owns dQ; each recomputes P.
 
-Parallel work items are (batch*head, block pair): with causal=True, query block
-t costs t + 1 key blocks, so each item takes a short block t and the long
-block n - 1 - t together, and every item costs the same.
+Parallel work items are (batch*head, block pair), dealt round-robin to one
+thread per core (`_in_parallel`): with causal=True, query block t costs t + 1
+key blocks, so each item takes a short block t and the long block n - 1 - t
+together, and every item costs the same.
 
 exp: PyPI's llvmlite has no vector math library (SVML), so math.exp is a scalar
 call, ~5x slower than np.exp.  `_exp_rows` computes exp(x) = 2^n e^r with
@@ -68,10 +69,11 @@ At T = 64 the fixed costs (transposed copies, per-block set-up) make the kernel
 no faster than NumPy.  `python -m minillm.kernels.bench` measures again.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from minillm.checks import check_bool_mask, check_float_array
@@ -293,14 +295,14 @@ def _pair_block(t, half, n_blocks):
 #   q (BH, Tq_pad, D_pad)   k_T (BH, D, Tk_pad)   v (BH, Tk_pad, Dv_pad): zero-padded to the blocks
 #   -> out (BH, Tq, Dv), lse (BH, Tq)
 #   mask (n_slabs, 1 or Tq, 1 or Tk) bool; slab[bh] = the slab batch-head bh uses
-@njit(cache=True, parallel=True)
-def _forward_kernel(q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
+@njit(cache=True, nogil=True)
+def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
     BH, Dv_pad = q.shape[0], v.shape[2]
     offset = Tk - Tq
     scale = 1.0 / math.sqrt(D)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_pairs = (n_q_blocks + 1) // 2
-    for item in prange(BH * n_pairs):
+    for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
         S = np.empty((BQ, BK), dtype=q.dtype)           # scores, then probabilities
         O = np.empty((BQ, Dv_pad), dtype=q.dtype)       # unnormalised output
@@ -391,18 +393,17 @@ def _query_rows(lse, delta, bh, q0, Tq, shift, delta_b):
 
 #   q (BH, Tq_pad, D_pad)  k (BH, Tk_pad, D_pad)  k_T (BH, D, Tk_pad)  v_T (BH, Dv, Tk_pad)
 #   dout (BH, Tq_pad, Dv_pad), all zero-padded;  lse, delta (BH, Tq)
-@njit(cache=True, parallel=True)
-def _backward_kernel(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
-                     dq, dk, dv):
+# Pass 1 of 2, work items over key blocks: dV = P^T dO, dK = dS^T Q / sqrt(D)
+@njit(cache=True, nogil=True)
+def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+                         mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
     offset = Tk - Tq
     scale = 1.0 / math.sqrt(D)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_k_blocks = (Tk + BK - 1) // BK
-
-    # Pass 1, parallel over key blocks: dV = P^T dO, dK = dS^T Q / sqrt(D)
     n_pairs = (n_k_blocks + 1) // 2
-    for item in prange(BH * n_pairs):
+    for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
         S = np.empty((BQ, BK), dtype=q.dtype)
         dP = np.empty((BQ, BK), dtype=q.dtype)
@@ -431,9 +432,17 @@ def _backward_kernel(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab
                 for d in range(Dv):
                     dv[bh, k0 + c, d] = dV[c, d]
 
-    # Pass 2, parallel over query blocks: dQ = dS K / sqrt(D)
+
+# Pass 2 of 2, work items over query blocks: dQ = dS K / sqrt(D)
+@njit(cache=True, nogil=True)
+def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+                           mask, slab, has_mask, causal, dq, dk, dv):
+    BH, D_pad = q.shape[0], q.shape[2]
+    offset = Tk - Tq
+    scale = 1.0 / math.sqrt(D)
+    n_q_blocks = (Tq + BQ - 1) // BQ
     n_pairs = (n_q_blocks + 1) // 2
-    for item in prange(BH * n_pairs):
+    for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
         S = np.empty((BQ, BK), dtype=q.dtype)
         dP = np.empty((BQ, BK), dtype=q.dtype)
@@ -461,16 +470,16 @@ def _backward_kernel(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab
 # One pass, parallel over batch*head: a head belongs to one core, which owns its
 # dq as well, so dQ += dS K is accumulated in the same sweep as dK and dV (5 block
 # products per block pair instead of 7).  Used when there are enough heads to
-# keep every core busy; same arguments as _backward_kernel.
-@njit(cache=True, parallel=True)
-def _backward_kernel_per_head(q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
-                              dq, dk, dv):
+# keep every core busy; same arguments as the two passes.
+@njit(cache=True, nogil=True)
+def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+                       mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
     offset = Tk - Tq
     scale = 1.0 / math.sqrt(D)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_k_blocks = (Tk + BK - 1) // BK
-    for bh in prange(BH):
+    for bh in range(worker, BH, n_workers):
         S = np.empty((BQ, BK), dtype=q.dtype)
         dP = np.empty((BQ, BK), dtype=q.dtype)
         dK = np.empty((BK, D_pad), dtype=q.dtype)
@@ -522,8 +531,31 @@ def _mask_slabs(mask, lead):
     return slabs, slab, True
 
 
+# Run kernel(worker, n_workers, *args) on n_workers threads at once, worker = 0..n-1
+# (the calling thread is worker 0).  Each kernel takes the work items
+# worker, worker + n_workers, ... and writes only its own rows of the outputs;
+# nogil=True lets the threads run in parallel.  (Numba's prange would do the
+# same, but compiling a parallel loop costs ~5 s per dtype more, and its OpenMP
+# workers spin-wait, which hurts on a machine shared with other processes.)
+_pool = None
+
+
+def _in_parallel(kernel, *args):
+    global _pool
+    n_workers = numba.get_num_threads()
+    if n_workers == 1:
+        kernel(0, 1, *args)
+        return
+    if _pool is None or _pool._max_workers < n_workers - 1:
+        _pool = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minillm-attention")
+    others = [_pool.submit(kernel, w, n_workers, *args) for w in range(1, n_workers)]
+    kernel(0, n_workers, *args)
+    for job in others:
+        job.result()
+
+
 # Backward one head per core when the heads split evenly over the cores (or there
-# are so many that the last uneven round hardly matters); else the two-pass kernel.
+# are so many that the last uneven round hardly matters); else the two passes.
 def _one_head_per_core(BH):
     threads = numba.get_num_threads()
     return BH % threads == 0 or BH >= 4 * threads
@@ -584,8 +616,9 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     lse = np.full((BH, Tq), -np.inf, dtype=q.dtype)
     if out.size and Tk:
         Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
-        _forward_kernel(_padded(q3, Tq_pad, D), _transposed(k3, Tk_pad), _padded(v3, Tk_pad, _round_up(Dv, NC)),
-                        Tq, Tk, D, Dv, slabs, slab, has_mask, bool(causal), out, lse)
+        _in_parallel(_forward_kernel, _padded(q3, Tq_pad, D), _transposed(k3, Tk_pad),
+                     _padded(v3, Tk_pad, _round_up(Dv, NC)), Tq, Tk, D, Dv, slabs, slab, has_mask, bool(causal),
+                     out, lse)
     elif out.size:               # no keys at all: every row sees nothing
         out[:] = 0.0
     cache = (q3, k3, v3, out, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
@@ -610,8 +643,12 @@ def attention_backward(dout, cache):
         delta = np.einsum("btd,btd->bt", dout3, out)                 # D_i = sum_d dout_id out_id
         Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
         D_pad, Dv_pad = _round_up(D, NC), _round_up(Dv, NC)
-        kernel = _backward_kernel_per_head if _one_head_per_core(BH) else _backward_kernel
-        kernel(_padded(q3, Tq_pad, D_pad), _padded(k3, Tk_pad, D_pad), _transposed(k3, Tk_pad),
-               _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
-               Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
+        args = (_padded(q3, Tq_pad, D_pad), _padded(k3, Tk_pad, D_pad), _transposed(k3, Tk_pad),
+                _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
+                Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
+        if _one_head_per_core(BH):
+            _in_parallel(_backward_per_head, *args)
+        else:
+            _in_parallel(_backward_key_blocks, *args)
+            _in_parallel(_backward_query_blocks, *args)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)
