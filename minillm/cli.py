@@ -343,6 +343,10 @@ def build_parser():
     b.add_argument("--peak-gflops", type=float, help="fp32 peak of this machine (measured if not given)")
     b.add_argument("--data", help="Tiny Shakespeare text, for the n-gram timings (skipped without it)")
     b.set_defaults(func=cmd_bench)
+
+    from minillm.translate import add_translate_parser
+
+    add_translate_parser(sub)  # minillm translate: the article's case 2 (English -> French, BLEU)
     return p
 
 
