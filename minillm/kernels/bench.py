@@ -115,27 +115,28 @@ def bench_matmul(shapes=tuple(GPT_SHAPES) + tuple(SQUARES), *, dtype=np.float32,
 
 _COMPILE_SCRIPT = """
 import time, numpy as np
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import minillm.kernels as K
 q = np.ones((1, 2, 70, 16), dtype=np.float32)
 out, cache = K.attention_forward(q, q, q, causal=True)
 K.attention_backward(out, cache)
 a = np.ones((9, 5), dtype=np.float32)
 K.matmul_backward(K.matmul(a, a.T.copy()), a, a.T.copy())
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 
 def bench_compile():
-    """Seconds for a fresh process to import and run the float32 kernels: cold cache, then warm."""
+    """Seconds (wall and CPU) for a fresh process to import and run the float32 attention
+    and matmul kernels: with an empty cache (cold), then with the cache it left (warm)."""
     with tempfile.TemporaryDirectory() as cache_dir:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
         times = []
         for _ in range(2):
             result = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], env=env, capture_output=True,
                                     text=True, check=True)
-            times.append(float(result.stdout.strip().splitlines()[-1]))
-    return {"cold_s": times[0], "warm_s": times[1]}
+            times.append([float(x) for x in result.stdout.strip().splitlines()[-1].split()])
+    return {"cold_s": times[0][0], "cold_cpu_s": times[0][1], "warm_s": times[1][0], "warm_cpu_s": times[1][1]}
 
 
 def main():
