@@ -280,7 +280,7 @@ def confusion_figure(results):
     fig, axes = new_figure(ncols=len(results), panel_size=(3.6, 3.2), squeeze=False)
     for ax, (name, r) in zip(axes[0], results.items()):
         heatmap(np.array(r["confusion"]), ax=ax, row_labels=LABEL_NAMES, col_labels=LABEL_NAMES, annotate=True,
-                fmt="{:.0f}", colorbar=False, cmap="Blues", title=f"{name}: acc {r['accuracy']:.2f}",
+                fmt="{:.0f}", colorbar=False, title=f"{name}: acc {r['accuracy']:.2f}",
                 xlabel="predicted", ylabel="true")
     fig.tight_layout()
     return fig

@@ -51,7 +51,7 @@ def test_no_single_word_decides_the_label():
     for w in set().union(*bags):
         has = np.array([w in b for b in bags])
         best = max(best, np.mean(has == (y == 1)), np.mean(has != (y == 1)))
-    assert best < 0.9, best
+    assert best < 0.75, best                                 # 0.675 on the shipped file
 
 
 # ---------------------------------------------------------------------------- the vocabulary
