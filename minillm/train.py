@@ -90,6 +90,22 @@ def estimate_loss(model, tokens, cfg, rng):
     return float(np.mean(losses))
 
 
+# mean over every window  x = tokens[iT : iT+T],  y = tokens[iT+1 : iT+T+1]
+def full_split_loss(model, tokens, batch_size):
+    """Mean loss over the whole split in non-overlapping windows: every token predicted once, no sampling noise."""
+    T = model.config.block_size
+    n_windows = (tokens.size - 1) // T
+    if n_windows < 1:
+        raise ValueError(f"the split has {tokens.size} tokens, fewer than block_size + 1 = {T + 1}")
+    starts = np.arange(n_windows) * T
+    total = 0.0
+    for i in range(0, n_windows, batch_size):
+        s = starts[i:i + batch_size, None] + np.arange(T)
+        x, y = tokens[s].astype(np.int64), tokens[s + 1].astype(np.int64)
+        total += model.forward(x, y, training=False)[1] * x.size
+    return total / (n_windows * T)
+
+
 class Trainer:
     """Holds the model, the optimizer, the samplers and the history; `run()` trains to max_iters.
 
@@ -114,6 +130,7 @@ class Trainer:
         self.iter = 0
         self.history = {"iter": [], "train_loss": [], "lr": [], "eval_iter": [], "val_loss": [], "eval_train_loss": []}
         self.iter_times = []
+        self.final_val_loss = None
 
     def lr_at(self, it):
         c = self.cfg
@@ -170,6 +187,11 @@ class Trainer:
                     self.save(os.path.join(self.out_dir, "checkpoint"))
         if hasattr(bar, "close"):
             bar.close()
+        if self.iter == c.max_iters and self.final_val_loss is None:
+            # the number summary.json reports: the whole validation split, not a sample of it
+            self.final_val_loss = full_split_loss(self.model, self.val_tokens, c.batch_size)
+            msg = f"final val loss over the whole validation split: {self.final_val_loss:.4f}"
+            print(msg, flush=True) if self.progress else None
         return self.history
 
     # ------------------------------------------------------------ persistence
@@ -213,7 +235,10 @@ class Trainer:
         tokens = self.cfg.batch_size * self.model.config.block_size
         h = self.history
         return {
-            "val_loss": h["val_loss"][-1] if h["val_loss"] else None,
+            # val_loss: every validation token once (after max_iters); else the last sampled estimate
+            "val_loss": self.final_val_loss if self.final_val_loss is not None else
+            (h["val_loss"][-1] if h["val_loss"] else None),
+            "val_loss_sampled": h["val_loss"][-1] if h["val_loss"] else None,
             "train_loss": h["eval_train_loss"][-1] if h["eval_train_loss"] else None,
             "last_batch_loss": h["train_loss"][-1] if h["train_loss"] else None,
             "iters": self.iter,

@@ -158,3 +158,14 @@ def test_shipped_shakespeare_config_is_nanogpts_cpu_recipe():
         (12, 2000, 1e-3, 1e-4, 100, 2000)
     assert (t["beta1"], t["beta2"], t["weight_decay"], t["grad_clip"]) == (0.9, 0.99, 0.1, 1.0)
     assert os.path.basename(load_config_file.__code__.co_filename) == "cli.py"
+
+
+def test_full_split_loss_predicts_every_token_once():
+    from minillm.train import full_split_loss
+
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16, dtype="float64"), seed=0)
+    tokens = np.random.default_rng(0).integers(0, 20, size=8 * 5 + 3)
+    # by hand: the 5 windows' losses, each a mean over 8 tokens, averaged
+    losses = [model.forward(tokens[None, 8 * i:8 * i + 8], tokens[None, 8 * i + 1:8 * i + 9], training=False)[1]
+              for i in range(5)]
+    assert full_split_loss(model, tokens, batch_size=2) == pytest.approx(np.mean(losses), rel=1e-12)
