@@ -319,19 +319,22 @@ def make_split(n_train, n_test, seed=0):
 
 
 def conll_text(sentences, *, sentences_per_document=20):
-    """CoNLL-2003 layout: -DOCSTART- -X- -X- O opens each document, a blank line after every sentence."""
+    """CoNLL-2003 layout: -DOCSTART- -X- -X- O opens each document, a blank line after every sentence.
+
+    sentences_per_document=None writes no -DOCSTART- lines (the Chinese sample's layout).
+    """
     lines = []
     for i, s in enumerate(sentences):
-        if i % sentences_per_document == 0:
+        if sentences_per_document and i % sentences_per_document == 0:
             lines += ["-DOCSTART- -X- -X- O", ""]
         lines += [" ".join(row) for row in s] + [""]
     return "\n".join(lines) + "\n"
 
 
-def write_conll(path, sentences):
+def write_conll(path, sentences, *, sentences_per_document=20):
     """Write sentences as a CoNLL file; atomic (temporary file, then os.replace)."""
     path = Path(path)
-    text = conll_text(sentences)
+    text = conll_text(sentences, sentences_per_document=sentences_per_document)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
@@ -343,19 +346,98 @@ def write_conll(path, sentences):
     return path
 
 
+# --------------------------------------------------------------------------- Chinese (character level)
+# One character per line, "字 NER", types PER / ORG / LOC, as in the MSRA and People's Daily NER
+# sets: Chinese has no spaces and no capitals, so the tags sit on characters and the evidence is
+# the characters themselves (a surname opens most person names) and the context.
+ZH_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗"
+ZH_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚华建国文玲红英"
+ZH_PLACES = {
+    "train": ["北京", "上海", "广州", "深圳", "杭州", "南京", "成都", "武汉", "西安", "重庆", "天津", "苏州", "长沙",
+              "青岛", "厦门", "昆明", "大连", "哈尔滨", "四川", "云南", "浙江", "广东", "日本", "法国", "德国", "巴西",
+              "埃及"],
+    "test": ["海南", "江苏", "京都", "广西", "东京", "德州", "秘鲁", "挪威"],      # mostly known characters, new names
+}
+ZH_ORG_STEMS = {"train": ["华光", "星辰", "远帆", "金桥", "青松", "蓝海", "天成", "宏达"],
+                "test": ["云帆", "明德", "华海", "金星"]}
+ZH_ORG_SUFFIXES = ["科技公司", "集团", "银行", "日报", "足球俱乐部"]
+ZH_TEMPLATES = {
+    "train": ["{PER}去年加入了{LOC}的{ORG}。", "{ORG}在{LOC}开设了新的办公室。", "{PER}说{ORG}将在{LOC}招聘两百名员工。",
+              "{PER}和{PER}在{LOC}见面。", "{ORG}任命{PER}为新的总经理。", "{LOC}警方周二逮捕了两名男子。",
+              "从{LOC}飞往{LOC}的航班周五被取消。", "{PER}在{LOC}长大，后来搬到了{LOC}。", "{ORG}的股价周一上涨了三个百分点。",
+              "{LOC}市长{PER}为新桥剪彩。", "{PER}毕业于{ORG}。", "{ORG}和{ORG}同意合并。", "今天{LOC}下了大雨。",
+              "{PER}是{ORG}的工程师。", "上周物价大幅上涨。", "{PER}周末去{LOC}看望父母。", "{ORG}去年在{LOC}亏损了一千万元。"],
+    "test": ["{PER}周四抵达{LOC}。", "{ORG}的官员拒绝发表评论。", "{PER}离开{ORG}，加入了{ORG}。",
+             "{LOC}的游客很喜欢{LOC}的海滩。", "{PER}会见了{LOC}市长。", "今天{LOC}的物价大幅上涨。"],
+}
+
+
+def zh_entity(rng, slot, pool, avoid=frozenset()):
+    """One Chinese entity: -> (type, text).  Person names are drawn fresh: surname + 1-2 given characters."""
+    if slot == "PER":
+        while True:
+            name = _pick(rng, ZH_SURNAMES) + "".join(_pick(rng, ZH_GIVEN) for _ in range(int(rng.integers(1, 3))))
+            if name not in avoid:
+                return "PER", name
+    if slot == "LOC":
+        return "LOC", _pick(rng, ZH_PLACES[pool])
+    if slot == "ORG":
+        if rng.random() < 0.3:                                  # 北京大学: a place inside an organisation
+            return "ORG", _pick(rng, ZH_PLACES[pool]) + "大学"
+        return "ORG", _pick(rng, ZH_ORG_STEMS[pool]) + _pick(rng, ZH_ORG_SUFFIXES)
+    raise ValueError(f"slot must be one of PER, LOC, ORG, got {slot!r}")
+
+
+def sentence_zh(rng, split="train", *, p_unseen=0.5, p_unseen_template=0.5, avoid=frozenset()):
+    """One Chinese sentence as a list of (character, NER) rows."""
+    check_rng("rng", rng)
+    templates = ZH_TEMPLATES["test"] if split == "test" and rng.random() < p_unseen_template else ZH_TEMPLATES["train"]
+    rows = []
+    for k, part in enumerate(_pick(rng, templates).replace("}", "{").split("{")):
+        if k % 2 == 0:                                          # text between the slots
+            rows += [(ch, "O") for ch in part]
+        else:
+            entity_type, text = zh_entity(rng, part, _pool(rng, split, p_unseen), avoid)
+            rows += [(ch, ("B-" if i == 0 else "I-") + entity_type) for i, ch in enumerate(text)]
+    return rows
+
+
+def make_split_zh(n_train, n_test, seed=0):
+    """(train, test) Chinese sentences; test person names never occur in training."""
+    check_int("n_train", n_train, low=1)
+    check_int("n_test", n_test, low=1)
+    rng = np.random.default_rng(seed)
+    train = [sentence_zh(rng, "train") for _ in range(n_train)]
+    names = set()                                               # every person name in training
+    for s in train:
+        for i, (_, tag) in enumerate(s):
+            if tag == "B-PER":
+                j = i + 1
+                while j < len(s) and s[j][1] == "I-PER":
+                    j += 1
+                names.add("".join(ch for ch, _ in s[i:j]))
+    test = [sentence_zh(rng, "test", avoid=frozenset(names)) for _ in range(n_test)]
+    return train, test
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="write data/ner_train.conll and data/ner_test.conll")
+    parser = argparse.ArgumentParser(description="write data/ner_{train,test}.conll and data/ner_zh_{train,test}.conll")
     parser.add_argument("--out", default="data", help="output folder (default data)")
     parser.add_argument("--n-train", type=int, default=800)
     parser.add_argument("--n-test", type=int, default=160)
+    parser.add_argument("--n-train-zh", type=int, default=600)
+    parser.add_argument("--n-test-zh", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    train, test = make_split(args.n_train, args.n_test, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    train, test = make_split(args.n_train, args.n_test, seed=args.seed)
     write_conll(out / "ner_train.conll", train)
     write_conll(out / "ner_test.conll", test)
-    print(f"wrote {len(train)} training and {len(test)} test sentences to {out}")
+    train_zh, test_zh = make_split_zh(args.n_train_zh, args.n_test_zh, seed=args.seed)
+    write_conll(out / "ner_zh_train.conll", train_zh, sentences_per_document=None)
+    write_conll(out / "ner_zh_test.conll", test_zh, sentences_per_document=None)
+    print(f"wrote {len(train)} + {len(test)} English and {len(train_zh)} + {len(test_zh)} Chinese sentences to {out}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from minillm.ner import (
     DictionaryTagger, NerConfig, add_ner_parser, align_labels, build_vocab, check_known_tags, cmd_ner,
     encode_sentences, entity_scores, iob1_to_iob2, label_list, read_ner_file, run_ner, word_tags,
 )
-from minillm.synthetic_ner import chunk_tags, conll_text, make_split
+from minillm.synthetic_ner import chunk_tags, conll_text, make_split, make_split_zh
 from minillm.tokenizers import WordPieceTokenizer
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TRAIN, TEST = DATA / "ner_train.conll", DATA / "ner_test.conll"
+TRAIN_ZH, TEST_ZH = DATA / "ner_zh_train.conll", DATA / "ner_zh_test.conll"
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #              0        1        2        3        4
@@ -220,6 +221,24 @@ def test_held_out_entities_are_partly_unseen():
     for (text, t) in entities(train):
         types_of.setdefault(text, set()).add(t)
     assert {"PER", "LOC"} <= types_of["Jordan"]
+
+
+def test_chinese_sample_is_character_level_and_reproducible():
+    train, test = make_split_zh(600, 150, seed=0)
+    assert conll_text(train, sentences_per_document=None) == TRAIN_ZH.read_text(encoding="utf-8")
+    assert conll_text(test, sentences_per_document=None) == TEST_ZH.read_text(encoding="utf-8")
+    sents = read_ner_file(TRAIN_ZH)
+    assert len(sents) == 600 and all(len(w) == 1 for words, _ in sents for w in words)
+    assert label_list(sents) == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    # every character is one word and one piece: the alignment has no -100 inside a sentence
+    tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted({w for ws, _ in sents for w in ws}))
+    words, tags = sents[0]
+    enc = align_labels(words, tags, tok, {t: i for i, t in enumerate(label_list(sents))}, len(words) + 2)
+    assert (enc["labels"][1:-1] != -100).all() and enc["word_ids"][1:-1].tolist() == list(range(len(words)))
+    # test person names never occur in training
+    def names(ss):
+        return {"".join(w[s:e + 1]) for w, t in ss for typ, s, e in extract_spans(t) if typ == "PER"}
+    assert not names(read_ner_file(TEST_ZH)) & names(sents)
 
 
 def test_chunk_tags_by_hand():
