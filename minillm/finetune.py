@@ -375,7 +375,9 @@ def run_case1(train_path, test_path, cfg=None, *, corpus_paths=CORPORA, log=prin
 
 
 def format_table(results):
-    lines = [f"{'system':26s} {'accuracy':>8s} {'precision':>9s} {'recall':>7s} {'F1':>6s}   confusion [[TN FP] [FN TP]]"]
+    """One line per system: accuracy, precision, recall, F1 and the confusion matrix."""
+    header = f"{'system':26s} {'accuracy':>8s} {'precision':>9s} {'recall':>7s} {'F1':>6s}"
+    lines = [header + "   confusion [[TN FP] [FN TP]]"]
     for name, r in results.items():
         lines.append(f"{name:26s} {r['accuracy']:8.3f} {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f}   "
                      f"{r['confusion']}")
