@@ -95,9 +95,9 @@ def build_vocab(texts, *, min_count=2, max_words=2000):
         every character, and "##" + every non-CJK one, so that any word can be spelled piece by piece
         the max_words most frequent words seen >= min_count times, whole
     Frequent words stay whole; a rare word, such as most names, is cut into characters:
-    "Okafor" -> O ##k ##a ##f ##o ##r, in training and at test time alike.  (Real BERT learns
-    ~30k pieces by merging, so its cuts are longer: "Ok ##af ##or".)  Case is kept, because it is
-    evidence for NER ("Lima" vs "lima"), as in bert-base-cased.
+    "Okafor" -> O ##k ##a ##f ##o ##r, in training and at test time alike.  (Real BERT's ~30k
+    pieces are learned by merging, so it cuts rare words into longer pieces.)  Case is kept,
+    because it is evidence for NER ("Lima" vs "lima"), as in bert-base-cased.
     """
     check_int("min_count", min_count, low=1)
     check_int("max_words", max_words, low=0)
@@ -256,7 +256,7 @@ def entity_scores(true_seqs, pred_seqs):
         per_type[t] = {"precision": pt, "recall": rt, "f1": ft, "support": len(true_t)}
     flat_true = [tag for tags in true_seqs for tag in tags]
     flat_pred = [tag for tags in pred_seqs for tag in tags]
-    token_accuracy = float(np.mean([a == b for a, b in zip(flat_true, flat_pred)]))
+    token_accuracy = sum(a == b for a, b in zip(flat_true, flat_pred)) / len(flat_true) if flat_true else 0.0
     return {"precision": p, "recall": r, "f1": f1, "token_accuracy": token_accuracy,
             "n_true": len(true_spans), "n_pred": len(pred_spans), "n_correct": len(true_spans & pred_spans),
             "per_type": per_type}
