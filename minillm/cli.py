@@ -347,6 +347,9 @@ def build_parser():
     from minillm.translate import add_translate_parser
 
     add_translate_parser(sub)  # minillm translate: the article's case 2 (English -> French, BLEU)
+    from minillm.finetune import add_finetune_parser
+
+    add_finetune_parser(sub)  # minillm finetune: the article's case 1 (news vs blog, accuracy/P/R/F1)
     return p
 
 
