@@ -208,6 +208,7 @@ def save_figure(fig, path, *, dpi=100, fmt="png", close=True):
     try:
         with os.fdopen(handle, "wb") as f:
             fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private (0600); a figure is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
