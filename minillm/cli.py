@@ -350,6 +350,9 @@ def build_parser():
     from minillm.finetune import add_finetune_parser
 
     add_finetune_parser(sub)  # minillm finetune: the article's case 1 (news vs blog, accuracy/P/R/F1)
+    from minillm.ner import add_ner_parser
+
+    add_ner_parser(sub)  # minillm ner: token classification on a CoNLL file, entity-level F1
     return p
 
 
