@@ -234,7 +234,7 @@ def run_bench(args):
         result["ngram"] = None
         print("\n== n-gram: skipped (give --data path/to/tinyshakespeare.txt)")
 
-    from minillm.train import write_json_atomic
+    from minillm.atomic import write_json_atomic
 
     write_json_atomic(args.out, result)
     print(f"\nwrote {args.out}")

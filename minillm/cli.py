@@ -161,7 +161,8 @@ def make_run(text, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, to
 def finish_run(trainer, out_dir, extra=None):
     """Final checkpoint, loss plot and summary.json; returns the summary."""
     from minillm.plot import save_figure
-    from minillm.train import loss_curve_figure, write_json_atomic
+    from minillm.atomic import write_json_atomic
+    from minillm.train import loss_curve_figure
 
     os.makedirs(out_dir, exist_ok=True)
     trainer.save(os.path.join(out_dir, "checkpoint"))

@@ -8,10 +8,10 @@ import errno
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from minillm.atomic import write_bytes_atomic
 from minillm.checks import check_number
 
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -37,14 +37,7 @@ def _sha256(data):
 def _atomic_write_bytes(dest, data):
     """Write to a temporary file next to `dest`, then rename: readers never see half a file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes_atomic(dest, data)
 
 
 def download_with_checksum(url, sha256, dest, *, timeout=60):

@@ -426,7 +426,7 @@ def add_finetune_parser(subparsers):
 
 def cmd_finetune(args):
     from minillm.plot import save_figure
-    from minillm.train import write_json_atomic
+    from minillm.atomic import write_json_atomic
 
     for flag, path in (("--train", args.train), ("--test", args.test)):
         if not Path(path).is_file():

@@ -16,7 +16,6 @@ and a dictionary (each word gets the tag it had most often in training: memory, 
 Every random choice comes from one seed.  Walked through in notebooks/13_ner.ipynb.
 """
 import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -377,19 +376,9 @@ def add_ner_parser(subparsers):
     return p
 
 
-def _write_text_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
 
 def cmd_ner(args):
-    from minillm.train import write_json_atomic
+    from minillm.atomic import write_json_atomic, write_text_atomic
 
     for flag, path in (("--train", args.train), ("--test", args.test)):
         if not Path(path).is_file():
@@ -404,7 +393,7 @@ def cmd_ner(args):
                       {**{k: run[k] for k in keep}, "first_loss": run["losses"][0],
                        "last_loss": float(np.mean(run["losses"][-20:])), "train": str(args.train),
                        "test": str(args.test)})
-    _write_text_atomic(os.path.join(args.out, "predictions.conll"),
+    write_text_atomic(os.path.join(args.out, "predictions.conll"),
                        conll_predictions_text(read_ner_file(args.test), run["predictions"]))
     print()
     print(format_table(run["results"]))

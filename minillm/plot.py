@@ -17,11 +17,10 @@ Two rules keep the figures working everywhere:
   code point ("你" -> "U+4F60").  No CJK font is required, nothing warns about
   missing glyphs, and the label still says which token it was.
 """
-import os
-import tempfile
 
 import numpy as np
 
+from minillm.atomic import atomic_open
 from minillm.checks import check_array, check_choice, check_int
 
 # Figure size of one panel, in inches (width, height).
@@ -202,18 +201,8 @@ def save_figure(fig, path, *, dpi=100, fmt="png", close=True):
     Returns the path.
     """
     check_choice("fmt", fmt, {"png", "pdf", "svg"})
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="." + fmt)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private (0600); a figure is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
     if close:
         _pyplot().close(fig)
     return path

@@ -39,12 +39,11 @@ MISC entities (nationalities, events) are never made up: the test pool's are sim
 Deterministic: every random choice comes from the numpy.random.Generator made from the seed.
 """
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from minillm.atomic import write_text_atomic
 from minillm.checks import check_int, check_rng
 
 TYPES = ("PER", "ORG", "LOC", "MISC")
@@ -335,14 +334,7 @@ def write_conll(path, sentences, *, sentences_per_document=20):
     """Write sentences as a CoNLL file; atomic (temporary file, then os.replace)."""
     path = Path(path)
     text = conll_text(sentences, sentences_per_document=sentences_per_document)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text_atomic(path, text)
     return path
 
 

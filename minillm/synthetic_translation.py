@@ -29,12 +29,11 @@ every English sentence is unique.  French typography: a space before "?"
 Deterministic: every random choice comes from the numpy.random.Generator passed in.
 """
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from minillm.atomic import write_text_atomic
 from minillm.checks import check_int, check_rng
 
 # --------------------------------------------------------------------------- lexicon
@@ -468,14 +467,7 @@ def write_pairs_tsv(path, pairs):
         if "\t" in en + fr or "\n" in en + fr:
             raise ValueError(f"pairs must not contain tabs or newlines, got {(en, fr)!r}")
     text = "en\tfr\n" + "".join(f"{en}\t{fr}\n" for en, fr in pairs)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text_atomic(path, text)
     return path
 
 

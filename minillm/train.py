@@ -12,7 +12,6 @@ Everything random flows from one seed: the batch sampler's Generator is saved
 in the checkpoint with the optimizer state, so training 20 steps straight and
 10 + resume + 10 give bit-identical parameters (tests/test_train.py).
 """
-import json
 import math
 import os
 import time
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from minillm.atomic import write_json_atomic
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
 
@@ -271,13 +271,6 @@ def _jsonable(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
-
-
-def write_json_atomic(path, obj):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-    os.replace(tmp, path)
 
 
 def loss_curve_figure(history, title="training loss"):

@@ -23,15 +23,14 @@ exact text (spaces before French "?" included) that BLEU then compares.
 """
 import json
 import math
-import os
 import re
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from minillm.atomic import write_text_atomic
 from minillm.beam import beam_search, greedy_decode
 from minillm.checks import check_int, check_number
 from minillm.datasets import read_glue_tsv
@@ -266,17 +265,6 @@ def plot_cross_attention(model, src_vocab, tgt_vocab, english, french, path=None
 
 # --------------------------------------------------------------------------- the command
 
-def _write_atomic(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
 
 def run(train_path, test_path, out_dir, *, steps=DEFAULTS["steps"], beam=4, alpha=0.6, seed=0, log=print,
         **train_kwargs):
@@ -314,9 +302,9 @@ def run(train_path, test_path, out_dir, *, steps=DEFAULTS["steps"], beam=4, alph
     metrics["heatmap_pair"] = [sources[index], references[index][0]]
     plot_cross_attention(model, src_vocab, tgt_vocab, sources[index], references[index][0],
                          out / "cross_attention.png")
-    _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     rows = "".join(f"{s}\t{r[0]}\t{g}\t{b}\n" for s, r, g, b in zip(sources, references, greedy, beamed))
-    _write_atomic(out / "translations.tsv", "en\treference\tgreedy\tbeam\n" + rows)
+    write_text_atomic(out / "translations.tsv", "en\treference\tgreedy\tbeam\n" + rows)
     if log is not None:
         log(f"BLEU greedy {metrics['bleu_greedy']:.2f}   BLEU beam (k={beam}, alpha={alpha}) "
             f"{metrics['bleu_beam']:.2f}   exact match {metrics['exact_match_greedy']:.1%} / "

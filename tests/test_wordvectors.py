@@ -265,7 +265,9 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(wvmod.os, "replace", failing_replace)
+    import minillm.atomic
+
+    monkeypatch.setattr(minillm.atomic.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         save_word2vec_format(path, ["b"], np.zeros((1, 2)))
     assert path.read_bytes() == before                     # the old file is intact

@@ -25,12 +25,12 @@ import dataclasses
 import json
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
+from minillm.atomic import atomic_open
 from minillm.checks import check_array
 
 FORMAT = "minillm-checkpoint"
@@ -65,20 +65,8 @@ def save_checkpoint(path, params, config, *, optimizer_state=None, extra=None):
             "optimizer": tree}
     arrays["__meta__"] = np.array(json.dumps(meta, ensure_ascii=False))
 
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _checked_array(name, value):

@@ -33,10 +33,10 @@ import math
 import mmap as _mmap
 import os
 import struct
-import tempfile
 
 import numpy as np
 
+from minillm.atomic import atomic_open
 from minillm.checks import check_array
 
 # safetensors dtype name -> how its bytes read in NumPy (little-endian).
@@ -66,22 +66,10 @@ def save_file(tensors, path, metadata=None):
     The write is atomic: a temporary file in the same directory, then os.replace.
     """
     header, arrays = _serialize(tensors, metadata)
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            for a in arrays:
-                f.write(a.reshape(-1).view(np.uint8))  # the raw bytes, no copy
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a saved model is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        f.write(header)
+        for a in arrays:
+            f.write(a.reshape(-1).view(np.uint8))  # the raw bytes, no copy
 
 
 def save_bytes(tensors, metadata=None):

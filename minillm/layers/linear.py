@@ -6,7 +6,6 @@ Row-vector convention, as everywhere in minillm:
 
 Derived in notebooks/08_feedforward.ipynb.
 """
-import numpy as np
 
 from minillm.checks import check_float_array, check_shape
 

@@ -181,7 +181,7 @@ class GPT:
             raise ValueError("rng must be a numpy.random.Generator when dropout > 0 and training=True")
         drop = c.dropout if (training and kv_cache is None) else 0.0
         positions = np.arange(offset, offset + T)
-        H, D = c.n_head, c.n_embd // c.n_head
+        H = c.n_head
         caches = {}
 
         # x_t = E[token_t]                                                    (B, T, C)

@@ -17,13 +17,12 @@ This module holds what word2vec.py and glove.py share:
 
 Derived in notebooks/04_word_vectors.ipynb; pinned by tests/test_wordvectors.py.
 """
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
+from minillm.atomic import write_text_atomic
 from minillm.checks import check_float_array, check_int
 
 
@@ -200,16 +199,7 @@ def save_word2vec_format(path, words, vectors):
     for w, row in zip(words, vectors.tolist()):
         lines.append(w + " " + " ".join(repr(v) for v in row) + "\n")
     # atomic: write a temporary file next to the target, then rename over it
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_text_atomic(path, "".join(lines))
 
 
 def load_word2vec_format(path):

@@ -8,25 +8,16 @@ that names the file and says what is wrong with it.
 """
 import json
 import os
-import tempfile
 
 FORMAT_VERSION = 1
 
 
+from minillm.atomic import write_json_atomic as _write_json_atomic  # noqa: E402
+
+
 def write_json_atomic(path, obj):
     """Write `obj` as UTF-8 JSON to `path` via a temporary file and os.replace."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _write_json_atomic(path, obj, indent=1)
 
 
 def read_json_object(path):
