@@ -83,13 +83,13 @@ def read_corpus(path):
         raise UserError(f"corpus {str(path)!r} is not UTF-8 text (invalid byte at offset {e.start})") from None
 
 
-def demo_corpus_text():
+def demo_corpus_texts():
     paths = [DATA_DIR / name for name in DEMO_CORPORA]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"the demo corpus is missing: {missing}. Run minillm from a clone of the repository "
                         f"(pip install -e .), or use `minillm train --data FILE`.")
-    return "\n\n".join(read_corpus(p) for p in paths)
+    return [read_corpus(p) for p in paths]
 
 
 def build_tokenizer(kind, text, bpe_vocab_size):
@@ -130,19 +130,29 @@ def load_run(checkpoint):
 
 
 # ---------------------------------------------------------------------- commands
-def make_run(text, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, tokenizer=None):
-    """Tokenize, split 90/10, build the model and the trainer."""
+def make_run(texts, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, tokenizer=None):
+    """Tokenize, split each text 90/10 (first 90% train, last 10% val), build the model and the trainer.
+
+    `texts` is one string or a list of documents (the demo's English and Chinese files):
+    each document is split on its own, so both splits hold every language.
+    """
     from minillm.models.gpt import GPT, GPTConfig
     from minillm.train import Trainer, TrainConfig
 
+    texts = [texts] if isinstance(texts, str) else list(texts)
     if tokenizer is None:
-        tokenizer = build_tokenizer(data_cfg.get("tokenizer", "char"), text, int(data_cfg.get("bpe_vocab_size", 512)))
-    tokens = np.array(tokenizer.encode(text), dtype=np.int64)
+        tokenizer = build_tokenizer(data_cfg.get("tokenizer", "char"), "".join(texts),
+                                    int(data_cfg.get("bpe_vocab_size", 512)))
     val_fraction = float(data_cfg.get("val_fraction", 0.1))
     if not 0.0 < val_fraction < 1.0:
         raise UserError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    n_train = int(len(tokens) * (1 - val_fraction))
-    train_tokens, val_tokens = tokens[:n_train], tokens[n_train:]
+    train_parts, val_parts = [], []
+    for text in texts:
+        tokens = np.array(tokenizer.encode(text), dtype=np.int64)
+        n_train = int(len(tokens) * (1 - val_fraction))
+        train_parts.append(tokens[:n_train])
+        val_parts.append(tokens[n_train:])
+    train_tokens, val_tokens = np.concatenate(train_parts), np.concatenate(val_parts)
     block = int(model_cfg.get("block_size", 64))
     for name, t in (("training split", train_tokens), ("validation split", val_tokens)):
         if len(t) < block + 1:
@@ -190,11 +200,11 @@ def cmd_demo(args):
         cfg["train"]["max_iters"] = args.max_iters
         cfg["train"]["lr_decay_iters"] = args.max_iters
         cfg["train"]["eval_interval"] = max(1, min(cfg["train"].get("eval_interval", 250), args.max_iters))
-    text = demo_corpus_text()
-    trainer, tok = make_run(text, cfg["data"], cfg["model"], cfg["train"], out_dir, progress=not args.quiet)
+    texts = demo_corpus_texts()
+    trainer, tok = make_run(texts, cfg["data"], cfg["model"], cfg["train"], out_dir, progress=not args.quiet)
     m = trainer.model
     print(f"minillm demo: a {m.config.n_layer}-layer GPT ({m.n_params:,} parameters, {tok.vocab_size} characters) "
-          f"learns the corpus in data/ ({len(text):,} characters, English and Chinese).")
+          f"learns the corpus in data/ ({sum(map(len, texts)):,} characters, English and Chinese).")
     prompts = ["The model ", "语言模型"]
     print("\nBefore training (random weights):")
     for p in prompts:

@@ -255,7 +255,7 @@ def _progress(iterable, enabled, initial, total):
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, initial=initial, total=total, dynamic_ncols=True, desc="train")
+    return tqdm(iterable, initial=initial, total=total, dynamic_ncols=True, desc="train", mininterval=0.5)
 
 
 def _jsonable(obj):
