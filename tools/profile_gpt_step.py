@@ -8,7 +8,9 @@ C=128, 4 heads, 4 layers, bias=False), and prints ms per iteration for each op, 
 optimizer, and what is left (the model's own Python and NumPy glue: residual adds,
 head split/merge, wpe, the tied-head transpose).  Medians over --iters iterations.
 --fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the
-chosen backend's namespace (useful before they are exported by minillm.kernels).
+chosen backend's namespace (useful before they are exported by minillm.kernels),
+and updates with global_grad_norm + adamw_step (minillm.kernels.optim).
+--mallopt keeps freed memory in glibc's heap (see tools/bench_gpt_step.py).
 
 On a shared machine, OpenBLAS's 2 threads contend with other processes' and a
 step can take 10x longer: compare variants in one run, or set
@@ -16,6 +18,7 @@ OPENBLAS_NUM_THREADS=1 for a steadier (if slower) comparison.
 """
 import argparse
 import cProfile
+import ctypes
 import pstats
 import time
 from collections import defaultdict
@@ -48,17 +51,23 @@ def main():
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--fused", action="store_true")
+    ap.add_argument("--mallopt", action="store_true")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with time.thread_time (CPU time of this thread): steady on a loaded machine, "
                          "meaningful with OPENBLAS_NUM_THREADS=1 and serial kernels")
     a = ap.parse_args()
     global clock
     clock = time.thread_time if a.cpu_time else time.perf_counter
+    if a.mallopt:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)    # M_TRIM_THRESHOLD
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, backend=a.backend)
     model = GPT(cfg, seed=0)
     totals = defaultdict(float)
     if a.fused:
         from minillm.kernels import fused, norm
+        from minillm.kernels.optim import adamw_step, global_grad_norm
 
         for module in (fused, norm):
             for name in OP_NAMES:
@@ -77,9 +86,19 @@ def main():
         t1 = clock()
         grads = model.backward(cache)
         t2 = clock()
-        clip_grad_norm(grads, 1.0)
-        t3 = clock()
-        opt.step(grads, lr=1e-3)
+        if a.fused:
+            keys = list(model.params)
+            g = [grads[k] for k in keys]
+            total = global_grad_norm(g)
+            t3 = clock()
+            opt.t += 1
+            adamw_step([model.params[k] for k in keys], g, [opt.m[k] for k in keys], [opt.v[k] for k in keys],
+                       lr=1e-3, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay,
+                       decay=[k in opt.decay for k in keys], t=opt.t, grad_scale=min(1.0, 1.0 / (total + 1e-6)))
+        else:
+            clip_grad_norm(grads, 1.0)
+            t3 = clock()
+            opt.step(grads, lr=1e-3)
         t4 = clock()
         return t1 - t0, t2 - t1, t3 - t2, t4 - t3
 
@@ -95,8 +114,8 @@ def main():
             per_iter[k].append(v)
         per_iter["[forward total]"].append(f)
         per_iter["[backward total]"].append(b)
-        per_iter["[clip_grad_norm]"].append(c)
-        per_iter["[AdamW.step]"].append(o)
+        per_iter["[clip_grad_norm / global_grad_norm]"].append(c)
+        per_iter["[AdamW.step / adamw_step]"].append(o)
         per_iter["[step total]"].append(f + b + c + o)
         per_iter["[glue: fwd+bwd minus ops]"].append(f + b - sum(totals.values()))
     if a.cprofile:

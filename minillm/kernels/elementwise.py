@@ -11,8 +11,8 @@ and the derivative used by the backward,
 
 which needs no tanh at all once t is saved.  NumPy evaluates each of these
 lines as its own pass over the (N, F) array with a temporary per operator
-(about ten passes forward, twelve backward); here the forward is two passes
-and the backward one.
+(about ten passes forward, twelve backward); here the backward is one jitted
+pass, and the forward one pass in float32 (two around np.tanh in float64).
 
 tanh.  Numba's math.tanh is a scalar libm call: PyPI's llvmlite ships no SVML
 vector math library, so a jitted tanh loop measured 5.6 ms on (768, 512)
@@ -28,7 +28,15 @@ float32 against 0.13 ms for np.tanh (which uses SIMD).  So:
            vectorises.  Max |error| 3.6e-7 against the exact tanh (np.tanh's
            own float32 error is 0.8e-7); for |u| >= 9, where float32 tanh is
            exactly +-1, it returns exactly +-1.  tests/test_kernels_fused.py
-           checks both bounds.  (768, 512) forward: 0.37 ms -> 0.15 ms.
+           checks both bounds.
+
+Measured on the GPT recipe's (768, 512) float32 activations (2 cores, quiet):
+forward 0.26 ms (0.41 ms with np.tanh between two passes; the NumPy layer
+2.3 ms), backward 0.19 ms (NumPy 2.8 ms).  Serial loops on purpose: inside a
+training step, prange versions of these kernels (and of LayerNorm and AdamW)
+gave 39.9 vs 38.4 ms per step with OMP_WAIT_POLICY=passive and 183 vs 42 ms
+with libgomp's default spin-waiting, whose threads fight OpenBLAS's for the
+2 cores.
 """
 import math
 

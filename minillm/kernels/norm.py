@@ -14,8 +14,8 @@ rows.  For the GPT recipe's (768, 128) activations that is 4-6x faster than
 NumPy (float32: forward 0.04 ms, backward 0.08 ms).
 
 No prange: on 2 cores a parallel region saved nothing at this size (measured
-0.04 ms serial vs 0.06 ms parallel for the forward), and it needs a second
-thread that a loaded machine may not give promptly.
+0.04 ms serial vs 0.06 ms parallel for the forward), and inside a training
+step parallel regions compete with OpenBLAS's threads (see elementwise.py).
 
 Numerics.  The row statistics (mean, variance, and the two means of the
 backward) are accumulated in float64 whatever the input dtype, and only those
