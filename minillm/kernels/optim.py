@@ -16,6 +16,10 @@ minillm.optim.AdamW (whose scalars NumPy also rounds to the array's dtype), so
 the result is the same bit for bit, float32 and float64
 (tests/test_kernels_fused.py runs both side by side for several steps).
 
+Inside a GPT-recipe training step (0.80M parameters, float32, 2 cores, quiet):
+global_grad_norm + adamw_step 0.4 + 1.2 ms, against 0.9 + 3.1 ms for
+optim.clip_grad_norm + AdamW.step.
+
     adamw_step(params, grads, m, v, lr=..., betas=..., eps=..., weight_decay=...,
                decay=..., t=...)            lists of arrays, one entry per tensor
 """
