@@ -40,25 +40,20 @@ def model_flops_per_token(n_layer, n_embd, block_size, vocab_size):
 
 
 def gpt_step_ms(backend, *, iters=30, warmup=5, seed=0):
-    """Median ms of one full training step (forward, backward, clip, AdamW) on the recipe."""
+    """Median ms of one full training step (Trainer.step: forward, backward, clip, AdamW) on the recipe."""
     from minillm.models.gpt import GPT, GPTConfig
-    from minillm.optim import AdamW, clip_grad_norm
+    from minillm.train import Trainer, TrainConfig
 
     model = GPT(GPTConfig(**RECIPE, backend=backend), seed=seed)
-    opt = AdamW(model.params, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    rng = np.random.default_rng(seed)
+    tokens = np.random.default_rng(seed).integers(0, RECIPE["vocab_size"], size=20_000)
+    cfg = TrainConfig(batch_size=BATCH, max_iters=warmup + iters, warmup_iters=10, lr_decay_iters=warmup + iters)
+    trainer = Trainer(model, tokens[:15_000], tokens[15_000:], cfg, progress=False)
     times, losses = [], []
     for i in range(warmup + iters):
-        x = rng.integers(0, RECIPE["vocab_size"], size=(BATCH, RECIPE["block_size"]))
-        y = rng.integers(0, RECIPE["vocab_size"], size=(BATCH, RECIPE["block_size"]))
         t0 = time.perf_counter()
-        _, loss, cache = model.forward(x, y)
-        grads = model.backward(cache)
-        clip_grad_norm(grads, 1.0)
-        opt.step(grads, lr=1e-3)
+        losses.append(trainer.step())
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-        losses.append(loss)
     return 1000 * float(np.median(times)), losses
 
 

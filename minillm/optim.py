@@ -103,7 +103,7 @@ class AdamW:
     or norm gains, as nanoGPT does).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decay=None):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decay=None, fused=False):
         check_number("lr", lr, low=0.0)
         for i, b in enumerate(betas):
             check_number(f"betas[{i}]", b, low=0.0, high=1.0, high_open=True)
@@ -114,12 +114,25 @@ class AdamW:
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self.t = 0
+        self.fused = fused  # True: the same update in one jitted pass per tensor (minillm.kernels.optim)
 
-    def step(self, grads, lr=None):
+    def step(self, grads, lr=None, grad_scale=1.0):
+        """One update; grad_scale multiplies every gradient first (how the fused path applies clipping)."""
         _check_grads(self.params, grads)
         lr = self.lr if lr is None else lr
         b1, b2 = self.betas
         self.t += 1
+        if self.fused:
+            from minillm.kernels.optim import adamw_step
+
+            keys = list(self.params)
+            adamw_step([self.params[k] for k in keys], [grads[k] for k in keys], [self.m[k] for k in keys],
+                       [self.v[k] for k in keys], lr=lr, betas=self.betas, eps=self.eps,
+                       weight_decay=self.weight_decay, decay=[k in self.decay for k in keys], t=self.t,
+                       grad_scale=grad_scale)
+            return
+        if grad_scale != 1.0:
+            grads = {k: g * g.dtype.type(grad_scale) for k, g in grads.items()}
         bias1 = 1.0 - b1**self.t
         bias2 = 1.0 - b2**self.t
         for k, p in self.params.items():

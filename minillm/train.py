@@ -122,7 +122,10 @@ class Trainer:
             if t.size < block + 1:
                 raise ValueError(f"{name} has {t.size} tokens, fewer than block_size + 1 = {block + 1}")
         self.out_dir, self.tokenizer, self.progress = out_dir, tokenizer, progress
-        self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+        # backend "numba": the AdamW update and the clipping norm run as jitted kernels too
+        self.fused = model.config.backend == "numba"
+        self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                         fused=self.fused)
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
         self.batch_rng = np.random.default_rng(seeds[0])  # which windows we train on
         self.eval_rng = np.random.default_rng(seeds[1])  # which windows we evaluate on
@@ -148,10 +151,18 @@ class Trainer:
                 f"Try a lower learning rate (now {self.lr_at(self.iter):.2e}) or gradient clipping."
             )
         grads = model.backward(cache)
-        if c.grad_clip > 0:
-            clip_grad_norm(grads, c.grad_clip)
         lr = self.lr_at(self.iter)
-        self.opt.step(grads, lr=lr)
+        if self.fused:
+            # the same clipping, folded into the update as one scale factor
+            from minillm.kernels.optim import global_grad_norm
+
+            total = global_grad_norm(list(grads.values()))
+            scale = c.grad_clip / (total + 1e-6) if 0 < c.grad_clip < total else 1.0
+            self.opt.step(grads, lr=lr, grad_scale=scale)
+        else:
+            if c.grad_clip > 0:
+                clip_grad_norm(grads, c.grad_clip)
+            self.opt.step(grads, lr=lr)
         self.history["iter"].append(self.iter)
         self.history["train_loss"].append(loss)
         self.history["lr"].append(lr)

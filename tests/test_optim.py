@@ -99,3 +99,18 @@ def test_bad_arguments_are_named():
         AdamW(p).step({"w": np.zeros(3)})
     with pytest.raises(ValueError, match="missing"):
         AdamW(p).step({})
+
+
+def test_fused_adamw_equals_the_readable_one_with_clipping_as_a_scale():
+    rng = np.random.default_rng(5)
+    p1 = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(3)}
+    p2 = {k: v.copy() for k, v in p1.items()}
+    plain = AdamW(p1, lr=0.01, betas=(0.9, 0.99), weight_decay=0.1)
+    fused = AdamW(p2, lr=0.01, betas=(0.9, 0.99), weight_decay=0.1, fused=True)
+    for step in range(4):
+        g = {k: rng.standard_normal(v.shape) * 3 for k, v in p1.items()}
+        scale = 0.5 if step % 2 else 1.0
+        plain.step({k: v * scale for k, v in g.items()})
+        fused.step(g, grad_scale=scale)
+    for k in p1:
+        np.testing.assert_allclose(p2[k], p1[k], rtol=1e-12, atol=1e-14)

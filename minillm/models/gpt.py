@@ -191,7 +191,7 @@ class GPT:
             x = x + p["wpe"][positions]
         elif c.pos == "sinusoidal":
             x = x + ops.sinusoidal_positional_encoding(offset + T, c.n_embd, dtype=x.dtype)[offset:]
-        x, caches["drop_emb"] = ops.dropout_forward(x, p=drop, rng=rng, training=drop > 0)
+        x = self._dropout(x, drop, rng, caches, "drop_emb")
 
         for i in range(c.n_layer):
             h = f"h.{i}."
@@ -212,7 +212,7 @@ class GPT:
             y, caches[h + "attn"] = ops.attention_forward(q, k, v, causal=True)
             # concatenate the heads and mix them: y Wo + bo                      (B, T, C)
             y, caches[h + "o"] = ops.linear_forward(merge_heads(y), p[h + "attn.Wo"], p.get(h + "attn.bo"))
-            y, caches[h + "drop_attn"] = ops.dropout_forward(y, p=drop, rng=rng, training=drop > 0)
+            y = self._dropout(y, drop, rng, caches, h + "drop_attn")
             # x = x + y       (residual)
             x = x + y
             # a = Norm(x);  m = FFN(a);  x = x + m
@@ -225,7 +225,7 @@ class GPT:
                 m, caches[h + "mlp"] = ops.swiglu_feedforward_forward(
                     a, p[h + "mlp.W_gate"], p[h + "mlp.W_up"], p[h + "mlp.W_down"]
                 )
-            m, caches[h + "drop_mlp"] = ops.dropout_forward(m, p=drop, rng=rng, training=drop > 0)
+            m = self._dropout(m, drop, rng, caches, h + "drop_mlp")
             x = x + m
 
         # final norm, then logits = x E^T  (the head is the embedding, transposed)   (B, T, V)
@@ -242,6 +242,16 @@ class GPT:
             loss = float(loss)
         cache = None if kv_cache is not None else caches
         return logits, loss, cache
+
+    def _dropout(self, x, p, rng, caches, name):
+        # dropout off (p = 0, or evaluating): the identity, with nothing to cache or copy
+        if p == 0:
+            return x
+        x, caches[name] = self.ops.dropout_forward(x, p=p, rng=rng, training=True)
+        return x
+
+    def _dropout_backward(self, dout, cache, name):
+        return self.ops.dropout_backward(dout, cache[name]) if name in cache else dout
 
     def _norm_forward(self, x, prefix):
         p, c = self.params, self.config
@@ -270,7 +280,7 @@ class GPT:
         for i in reversed(range(c.n_layer)):
             h = f"h.{i}."
             # x = x + m : the residual passes dx straight through, and into the FFN branch
-            dm = ops.dropout_backward(dx, cache[h + "drop_mlp"])
+            dm = self._dropout_backward(dx, cache, h + "drop_mlp")
             if c.mlp == "gelu":
                 da, g[h + "mlp.W1"], db1, g[h + "mlp.W2"], db2 = ops.feedforward_backward(dm, cache[h + "mlp"])
                 self._put_bias(g, h + "mlp.b1", db1)
@@ -283,7 +293,7 @@ class GPT:
             dx = dx + self._norm_backward(da, cache[h + "ln2"], h + "ln2", g)
 
             # x = x + y
-            dy = ops.dropout_backward(dx, cache[h + "drop_attn"])
+            dy = self._dropout_backward(dx, cache, h + "drop_attn")
             dy, g[h + "attn.Wo"], dbo = ops.linear_backward(dy, cache[h + "o"])
             self._put_bias(g, h + "attn.bo", dbo)
             dy = split_heads(dy, H)
@@ -302,7 +312,7 @@ class GPT:
             # residual fan-out again: skip path + Norm -> attention
             dx = dx + self._norm_backward(da, cache[h + "ln1"], h + "ln1", g)
 
-        dx = ops.dropout_backward(dx, cache["drop_emb"])
+        dx = self._dropout_backward(dx, cache, "drop_emb")
         if c.pos == "learned":
             T = dx.shape[1]
             g["wpe"] = np.zeros_like(p["wpe"])
