@@ -286,8 +286,20 @@ def cmd_bench(args):
 
 
 # ------------------------------------------------------------------------ parser
-def _positive_int(s):
-    v = int(s)
+def non_negative_int(s):
+    """argparse type: an integer >= 0 (the CLI hooks of finetune, ner and translate use it too)."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
+    return v
+
+
+def positive_int(s):
+    """argparse type: an integer >= 1."""
+    v = non_negative_int(s)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
     return v
@@ -307,7 +319,7 @@ def build_parser():
 
     d = sub.add_parser("demo", help="train a small GPT on the shipped corpus (about two minutes) and sample from it")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    d.add_argument("--max-iters", type=_positive_int, default=None, help="override the number of steps")
+    d.add_argument("--max-iters", type=positive_int, default=None, help="override the number of steps")
     d.add_argument("--seed", type=int, default=0, help="sampling seed")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
@@ -319,11 +331,11 @@ def build_parser():
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--tokenizer", choices=["char", "bpe"])
-    t.add_argument("--bpe-vocab-size", type=_positive_int)
+    t.add_argument("--bpe-vocab-size", type=positive_int)
     t.add_argument("--val-fraction", type=float)
     for name in MODEL_FLAGS:
         kind = {"dropout": float, "bias": _bool, "pos": str, "norm": str, "mlp": str, "backend": str, "dtype": str}
-        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, _positive_int), dest=name)
+        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, positive_int), dest=name)
     from minillm.train import TrainConfig
 
     for f in fields(TrainConfig):
@@ -334,9 +346,9 @@ def build_parser():
     g = sub.add_parser("generate", help="sample text from a checkpoint")
     g.add_argument("--checkpoint", required=True, help="a checkpoint folder (or its ckpt.npz)")
     g.add_argument("--prompt", default="")
-    g.add_argument("--max-new-tokens", type=_positive_int, default=200)
+    g.add_argument("--max-new-tokens", type=positive_int, default=200)
     g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=_positive_int)
+    g.add_argument("--top-k", type=positive_int)
     g.add_argument("--top-p", type=float)
     g.add_argument("--greedy", action="store_true")
     g.add_argument("--seed", type=int, default=0)
@@ -345,7 +357,7 @@ def build_parser():
     e = sub.add_parser("eval", help="perplexity of a checkpoint on a text file")
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", required=True)
-    e.add_argument("--max-tokens", type=_positive_int)
+    e.add_argument("--max-tokens", type=positive_int)
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="speed: kernels vs NumPy (and PyTorch if importable); writes bench.json")

@@ -386,37 +386,18 @@ def format_table(results):
 
 # ---------------------------------------------------------------------------- command line
 
-def _non_negative_int(s):
-    import argparse
-
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
-    return v
-
-
-def _positive_int(s):
-    import argparse
-
-    v = _non_negative_int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
-    return v
-
-
 def add_finetune_parser(subparsers):
     """Register `minillm finetune` on the CLI's subparsers."""
+    from minillm.cli import non_negative_int, positive_int
+
     defaults = Case1Config()
     f = subparsers.add_parser("finetune", help="case 1: pre-train a small BERT (MLM), fine-tune it on a "
                               "classification TSV, compare with bag-of-words LR; writes metrics.json, confusion.png")
     f.add_argument("--train", required=True, help="GLUE-style TSV with columns sentence, label (0/1)")
     f.add_argument("--test", required=True, help="the same format, for the reported metrics")
-    f.add_argument("--pretrain-steps", type=_non_negative_int, default=defaults.pretrain_steps,
+    f.add_argument("--pretrain-steps", type=non_negative_int, default=defaults.pretrain_steps,
                    help=f"MLM steps on data/corpus_*.txt (0 = skip pre-training; default {defaults.pretrain_steps})")
-    f.add_argument("--steps", type=_positive_int, default=defaults.steps,
+    f.add_argument("--steps", type=positive_int, default=defaults.steps,
                    help=f"fine-tuning steps (default {defaults.steps})")
     f.add_argument("--seed", type=int, default=defaults.seed)
     f.add_argument("--out", default="out/finetune", help="output folder (default out/finetune)")

@@ -346,28 +346,18 @@ def conll_predictions_text(sentences, pred_seqs):
 
 # ---------------------------------------------------------------------------- command line
 
-def _positive_int(s):
-    import argparse
-
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
-    return v
-
-
 def add_ner_parser(subparsers):
     """Register `minillm ner` on the CLI's subparsers."""
+    from minillm.cli import positive_int
+
     defaults = NerConfig()
     p = subparsers.add_parser("ner", help="named-entity recognition: train a small BERT token classifier on a "
                               "CoNLL file, report entity P/R/F1 against baselines; writes metrics.json")
     p.add_argument("--train", required=True, help="CoNLL file (word ... tag per line, IOB1 or IOB2 tags)")
     p.add_argument("--test", required=True, help="the same format, for the reported scores")
-    p.add_argument("--steps", type=_positive_int, default=defaults.steps,
+    p.add_argument("--steps", type=positive_int, default=defaults.steps,
                    help=f"training steps (default {defaults.steps})")
-    p.add_argument("--max-length", type=_positive_int, default=defaults.max_length,
+    p.add_argument("--max-length", type=positive_int, default=defaults.max_length,
                    help=f"pieces per sentence, [CLS] and [SEP] included; words beyond are tagged O "
                         f"(default {defaults.max_length})")
     p.add_argument("--seed", type=int, default=defaults.seed)
