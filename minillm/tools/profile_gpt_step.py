@@ -1,6 +1,6 @@
 """Where a GPT training step spends its time, op by op (nanoGPT's CPU recipe, float32).
 
-    python tools/profile_gpt_step.py [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
+    python minillm/tools/profile_gpt_step.py [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
 
 Wraps every op of the model's `ops` namespace in a timer, runs forward + backward +
 clip_grad_norm + AdamW on random Tiny-Shakespeare-sized batches (vocab 65, B=12, T=64,
@@ -10,7 +10,7 @@ head split/merge, wpe, the tied-head transpose).  Medians over --iters iteration
 --fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the
 chosen backend's namespace (useful before they are exported by minillm.kernels),
 and updates with global_grad_norm + adamw_step (minillm.kernels.optim).
---mallopt keeps freed memory in glibc's heap (see tools/bench_gpt_step.py).
+--mallopt keeps freed memory in glibc's heap (see minillm/tools/bench_gpt_step.py).
 
 On a shared machine, OpenBLAS's 2 threads contend with other processes' and a
 step can take 10x longer: compare variants in one run, or set
