@@ -104,12 +104,13 @@ def heatmap(matrix, *, ax=None, row_labels=None, col_labels=None, title=None, xl
     if col_labels is not None:
         ax.set_xticks(range(n_cols), col_labels, rotation=90 if max(map(len, col_labels), default=0) > 3 else 0)
     if annotate:
-        # Dark text on light cells, light text on dark cells.
-        low, high = image.get_clim()
-        middle = (low + high) / 2
+        # Dark text on light cells, light text on dark cells, judged by the cell's actual colour
+        # (relative luminance 0.299 R + 0.587 G + 0.114 B), so any colormap direction works.
+        rgba = image.cmap(image.norm(values))
+        luminance = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
         for i in range(n_rows):
             for j in range(n_cols):
-                colour = "black" if values[i, j] > middle else "white"
+                colour = "black" if luminance[i, j] > 0.5 else "white"
                 ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", color=colour, fontsize=8)
     if colorbar:
         ax.figure.colorbar(image, ax=ax)

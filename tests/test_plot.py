@@ -64,3 +64,18 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match=r"fmt must be one of \['pdf', 'png', 'svg'\], got 'jpg'"):
         plot.save_figure(None, "x.jpg", fmt="jpg")
     matplotlib.pyplot.close("all")
+
+
+def test_annotations_stay_readable_whatever_the_colormap_direction():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minillm.plot import heatmap, new_figure
+
+    m = np.array([[58, 2], [3, 57]])
+    for cmap in ("Blues", "viridis"):  # Blues: high = dark; viridis: high = light
+        fig, ax = new_figure()
+        heatmap(m, ax=ax, cmap=cmap, annotate=True, fmt="{:.0f}")
+        colours = {t.get_text(): t.get_color() for t in ax.texts}
+        high, low = ("white", "black") if cmap == "Blues" else ("black", "white")
+        assert colours["58"] == high and colours["2"] == low, (cmap, colours)
