@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from minillm import layers
-from minillm.checks import check_array, check_choice, check_float_array, check_int, check_shape
+from minillm.checks import check_choice, check_float_array, check_shape
 from minillm.kernels.elementwise import bias_gelu_forward, gelu_backward_inplace
 
 
@@ -44,13 +44,7 @@ def _rows(a, d):
 #   out = x W + b          x (..., d_in)  W (d_in, d_out)  b (d_out,) or None  ->  out (..., d_out)
 # ---------------------------------------------------------------------------
 def linear_forward(x, W, b=None):
-    check_float_array("x", x, min_ndim=1)
-    check_float_array("W", W, ndim=2)
-    if x.shape[-1] != W.shape[0]:
-        raise ValueError(f"x must have last dimension d_in = W.shape[0] = {W.shape[0]}, got shape {x.shape}")
-    if b is not None:
-        check_float_array("b", b)
-        check_shape("b", b, (W.shape[1],), what="(d_out,)")
+    layers.linear.check_linear_args(x, W, b)
     out = _rows(x, W.shape[0]) @ W                               # (N, d_out), one BLAS call
     if b is not None:
         out = out + b
@@ -164,25 +158,11 @@ def _softmax_xent(logits, m, targets, valid, logp, g):
 
 
 def cross_entropy_forward(logits, targets, *, ignore_index=-100):
-    check_float_array("logits", logits, min_ndim=1)
-    check_array("targets", targets)
-    if targets.dtype.kind not in "iu":
-        raise TypeError(f"targets must be an integer array (class ids), got dtype {targets.dtype}")
-    if targets.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"targets must have the leading shape of logits {logits.shape[:-1]} (logits is (..., V)), "
-            f"got {targets.shape}"
-        )
-    check_int("ignore_index", ignore_index)
+    t, valid = layers.softmax.check_cross_entropy_args(logits, targets, ignore_index)
     if logits.dtype not in (np.float32, np.float64):
         return layers.cross_entropy_forward(logits, targets, ignore_index=ignore_index)
     V = logits.shape[-1]
     logits_rows = np.ascontiguousarray(logits).reshape(-1, V)   # (N, V)
-    t = targets.reshape(-1).astype(np.int64)                    # (N,)
-    valid = t != ignore_index                                    # (N,)
-    bad = valid & ((t < 0) | (t >= V))
-    if bad.any():
-        raise ValueError(f"targets must hold class ids in [0, {V}) or ignore_index={ignore_index}, got {t[bad][0]}")
     logp = np.empty(t.size, dtype=logits.dtype)                  # (N,)
     m = logits_rows.max(axis=1) if V else np.zeros(t.size, logits.dtype)   # (N,)
     g = np.exp(logits_rows - m[:, None])                         # (N, V): e, then probs - onehot

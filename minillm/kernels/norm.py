@@ -34,20 +34,14 @@ so either backward accepts either forward's cache.
 import numpy as np
 from numba import njit
 
-from minillm.checks import check_float_array, check_number, check_shape
+from minillm.checks import check_float_array
+from minillm.layers.norm import check_norm_args
 
 
 def _check_norm_args(x, gamma, beta, eps):
-    check_float_array("x", x, min_ndim=1)
+    check_norm_args(x, gamma, beta, eps)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"x must be float32 or float64 for the Numba kernels, got dtype {x.dtype}")
-    C = x.shape[-1]
-    check_float_array("gamma", gamma, ndim=1)
-    check_shape("gamma", gamma, (C,), what="(C,)")
-    if beta is not None:
-        check_float_array("beta", beta, ndim=1)
-        check_shape("beta", beta, (C,), what="(C,)")
-    check_number("eps", eps, low=0.0)
 
 
 # sum_c v_c   and   sum_c v_c w_c, in float64 (the only reassociated arithmetic here)

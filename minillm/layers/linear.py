@@ -10,9 +10,8 @@ Derived in notebooks/08_feedforward.ipynb.
 from minillm.checks import check_float_array, check_shape
 
 
-# out = x W + b
-#   x (..., d_in)   W (d_in, d_out)   b (d_out,) or None   ->   out (..., d_out)
-def linear_forward(x, W, b=None):
+def check_linear_args(x, W, b):
+    """The argument checks of linear_forward (shared with its Numba twin in minillm.kernels)."""
     check_float_array("x", x, min_ndim=1)
     check_float_array("W", W, ndim=2)
     if x.shape[-1] != W.shape[0]:
@@ -20,6 +19,12 @@ def linear_forward(x, W, b=None):
     if b is not None:
         check_float_array("b", b)
         check_shape("b", b, (W.shape[1],), what="(d_out,)")
+
+
+# out = x W + b
+#   x (..., d_in)   W (d_in, d_out)   b (d_out,) or None   ->   out (..., d_out)
+def linear_forward(x, W, b=None):
+    check_linear_args(x, W, b)
     out = x @ W
     if b is not None:
         out = out + b

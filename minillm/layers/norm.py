@@ -16,7 +16,8 @@ import numpy as np
 from minillm.checks import check_float_array, check_number, check_shape
 
 
-def _check_norm_args(x, gamma, beta, eps):
+def check_norm_args(x, gamma, beta, eps):
+    """The argument checks of layernorm/rmsnorm (shared with their Numba twins in minillm.kernels)."""
     check_float_array("x", x, min_ndim=1)
     C = x.shape[-1]
     check_float_array("gamma", gamma, ndim=1)
@@ -41,7 +42,7 @@ def _check_norm_args(x, gamma, beta, eps):
 # array.  On a GPT activation that is the difference between 1x and 2x the memory.
 # ---------------------------------------------------------------------------
 def layernorm_forward(x, gamma, beta, *, eps=1e-5):
-    _check_norm_args(x, gamma, beta, eps)
+    check_norm_args(x, gamma, beta, eps)
     check_float_array("beta", beta, ndim=1)  # beta is required here (not None)
     mean = x.mean(axis=-1, keepdims=True)                    # (..., 1)
     xc = x - mean                                            # (..., C)
@@ -87,7 +88,7 @@ def layernorm_backward(dout, cache):
 # Cached: x and the per-row rrms; xhat is recomputed in backward (as in LayerNorm).
 # ---------------------------------------------------------------------------
 def rmsnorm_forward(x, gamma, *, eps=1e-6):
-    _check_norm_args(x, gamma, None, eps)
+    check_norm_args(x, gamma, None, eps)
     ms = (x * x).mean(axis=-1, keepdims=True)                # (..., 1)
     rrms = 1.0 / np.sqrt(ms + eps)                           # (..., 1)
     xhat = x * rrms                                          # (..., C)

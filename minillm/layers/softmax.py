@@ -80,7 +80,8 @@ def log_softmax_backward(dout, cache):
 # backward recomputes the probabilities exp(logits - lse) instead of storing a
 # second (N, V) array -- for a GPT's vocabulary that is the largest activation.
 # ---------------------------------------------------------------------------
-def cross_entropy_forward(logits, targets, *, ignore_index=-100):
+def check_cross_entropy_args(logits, targets, ignore_index):
+    """Checks of cross_entropy_forward (shared with its Numba twin); returns t (N,) int64 and valid (N,) bool."""
     check_float_array("logits", logits, min_ndim=1)
     check_array("targets", targets)
     if targets.dtype.kind not in "iu":
@@ -92,7 +93,6 @@ def cross_entropy_forward(logits, targets, *, ignore_index=-100):
         )
     check_int("ignore_index", ignore_index)
     V = logits.shape[-1]
-    logits_2d = logits.reshape(-1, V)                               # (N, V)
     t = targets.reshape(-1).astype(np.int64)                        # (N,)
     valid = t != ignore_index                                       # (N,)
     bad = valid & ((t < 0) | (t >= V))
@@ -100,6 +100,13 @@ def cross_entropy_forward(logits, targets, *, ignore_index=-100):
         raise ValueError(
             f"targets must hold class ids in [0, {V}) or ignore_index={ignore_index}, got {t[bad][0]}"
         )
+    return t, valid
+
+
+def cross_entropy_forward(logits, targets, *, ignore_index=-100):
+    t, valid = check_cross_entropy_args(logits, targets, ignore_index)
+    V = logits.shape[-1]
+    logits_2d = logits.reshape(-1, V)                               # (N, V)
     n_valid = int(valid.sum())
     m = logits_2d.max(axis=1, keepdims=True)                        # (N, 1)
     lse = m + np.log(np.exp(logits_2d - m).sum(axis=1, keepdims=True))  # (N, 1)
