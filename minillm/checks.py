@@ -114,3 +114,21 @@ def check_rng(name, rng):
         raise TypeError(
             f"{name} must be a numpy.random.Generator (e.g. np.random.default_rng(0)), got {_describe(rng)}"
         )
+
+
+def check_params(params, shapes, what):
+    """A model's params dict must hold exactly the expected names with the expected shapes.
+
+    Names the missing, unexpected and wrongly shaped keys in one ValueError (never a
+    silent partial model):  "params do not fit <what>: missing [...], unexpected [...],
+    wrong shape [...] (got ... , expected ...)".
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got a {type(params).__name__}")
+    missing = sorted(set(shapes) - set(params))
+    unexpected = sorted(set(params) - set(shapes))
+    wrong = sorted(k for k in shapes if k in params and np.shape(params[k]) != tuple(shapes[k]))
+    if missing or unexpected or wrong:
+        details = ", ".join(f"{k}: got {np.shape(params[k])}, expected {tuple(shapes[k])}" for k in wrong)
+        raise ValueError(f"params do not fit {what}: missing {missing}, unexpected {unexpected}, "
+                         f"wrong shape {wrong}" + (f" ({details})" if wrong else ""))

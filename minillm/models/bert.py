@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from minillm.checks import check_choice, check_int, check_int_array, check_number, check_rng
+from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params, check_rng
 from minillm.layers import (
     cross_entropy_backward, cross_entropy_forward, dropout_backward, dropout_forward, embedding_backward,
     embedding_forward, encoder_block_backward, encoder_block_forward, layernorm_backward, layernorm_forward,
@@ -138,19 +138,6 @@ def init_params(shapes, config, seed=0):
         else:
             params[name] = (rng.standard_normal(shape) * config.initializer_range).astype(dt)
     return params
-
-
-def check_params(params, shapes, what):
-    """Refuse a params dict that does not fit: name the missing, unexpected and wrongly shaped keys."""
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of arrays, got a {type(params).__name__}")
-    missing = sorted(set(shapes) - set(params))
-    unexpected = sorted(set(params) - set(shapes))
-    wrong = sorted(f"{k} {np.shape(params[k])} != {shapes[k]}" for k in shapes
-                   if k in params and np.shape(params[k]) != shapes[k])
-    if missing or unexpected or wrong:
-        raise ValueError(f"params do not fit {what}: missing {missing}, unexpected {unexpected}, "
-                         f"wrong shape {wrong}")
 
 
 # minillm name -> (Hugging Face name, stored transposed in HF?).  "{i}" is the layer index.

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from minillm.checks import check_choice, check_int, check_int_array, check_number, check_rng
+from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params, check_rng
 from minillm.layers.embedding import embedding_backward, embedding_forward
 from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.recurrent import (
@@ -137,14 +137,7 @@ class RNNLM:
     def __init__(self, config, params=None, seed=0):
         self.config = config
         self.params = init_params(config, seed) if params is None else params
-        expected = param_shapes(config)
-        missing = sorted(set(expected) - set(self.params))
-        unexpected = sorted(set(self.params) - set(expected))
-        wrong = sorted(k for k in expected if k in self.params and self.params[k].shape != expected[k])
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"params do not fit the config: missing {missing}, unexpected {unexpected}, wrong shape {wrong}"
-            )
+        check_params(self.params, param_shapes(config), "the config")
 
     @property
     def n_params(self):

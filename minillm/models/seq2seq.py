@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from minillm.checks import check_choice, check_float_array, check_int, check_int_array, check_number
+from minillm.checks import check_choice, check_float_array, check_int, check_int_array, check_number, check_params
 from minillm.layers import (
     cross_decoder_block_backward,
     cross_decoder_block_forward,
@@ -226,13 +226,7 @@ class Seq2Seq:
     def __init__(self, config, params=None, seed=0):
         self.config = config
         self.params = init_params(config, seed) if params is None else params
-        expected = {k: shape for k, (shape, _) in param_shapes(config).items()}
-        missing = sorted(set(expected) - set(self.params))
-        unexpected = sorted(set(self.params) - set(expected))
-        wrong = sorted(k for k in expected if k in self.params and self.params[k].shape != expected[k])
-        if missing or unexpected or wrong:
-            raise ValueError(f"params do not fit the config: missing {missing}, unexpected {unexpected}, "
-                             f"wrong shape {wrong}")
+        check_params(self.params, {k: shape for k, (shape, _) in param_shapes(config).items()}, "the config")
 
     @property
     def n_params(self):
