@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minillm.kernels import matmul, matmul_backward, matmul_nt, matmul_tn
-from minillm.kernels.matmul import KC, MR, NR, matmul_blocked, matmul_naive, matmul_reordered
+from minillm.kernels.matmul import KC, MR, NR, W, matmul_blocked, matmul_naive, matmul_reordered
 
 VERSIONS = [matmul_naive, matmul_reordered, matmul_blocked, matmul]
 
@@ -13,6 +13,9 @@ SHAPES = [
     (MR + 1, 5, NR + 1),        # one past a register tile in both directions
     (13, KC + 44, 70),          # K longer than one packed panel (KC)
     (2 * MR, 16, 2 * NR),       # exact tiles
+    (MR - 1, 3, NR + W + 3),    # a last panel wider than one vector: the full micro-kernel, partly used
+    (3, KC + 1, W),             # N = one vector: only the narrow micro-kernel, and two depth slices
+    (96, 128, 65),              # the GPT head's shape (vocab 65 = 2 * NR + 1)
 ]
 
 

@@ -12,17 +12,15 @@ Note: after this import, the attribute `minillm.kernels.matmul` is the function
 matmul; the lesson's other versions are reached with
 `from minillm.kernels.matmul import matmul_naive, matmul_reordered, ...`.
 """
-import os
-
-# Numba's OpenMP threads spin-wait after a parallel region by default, stealing the core
-# that OpenBLAS needs next; passive waiting measured 1-3 ms faster per GPT step on 2 cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from minillm.kernels.attention import attention_backward, attention_forward  # noqa: E402
-from minillm.kernels.fused import (  # noqa: E402
+# Threads: np.matmul runs on OpenBLAS's threads, attention on a small pool of its own
+# (kernels/attention.py); only the matmul lesson uses Numba's prange (OpenMP).  libgomp's
+# default spin-then-sleep suits it: OMP_WAIT_POLICY=passive, which the GPT step once
+# needed, made every packed matmul pay a thread wake-up (0.6-0.7x np.matmul became ~0.45x).
+from minillm.kernels.attention import attention_backward, attention_forward
+from minillm.kernels.fused import (
     cross_entropy_backward, cross_entropy_forward, embedding_backward, feedforward_backward, feedforward_forward,
     linear_backward, linear_forward,
 )
-from minillm.kernels.matmul import matmul, matmul_backward, matmul_nt, matmul_tn  # noqa: E402
-from minillm.kernels.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward  # noqa: E402
-from minillm.kernels.optim import adamw_step, global_grad_norm  # noqa: E402
+from minillm.kernels.matmul import matmul, matmul_backward, matmul_nt, matmul_tn
+from minillm.kernels.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
+from minillm.kernels.optim import adamw_step, global_grad_norm

@@ -210,7 +210,7 @@ def _vector_fma(typingctx, y, y_row, y_col, a, x, x_row, x_col):
     return types.none(y, y_row, y_col, element, x, x_row, x_col), codegen
 
 
-# C[c_row:c_row+mr, c_col:c_col+nr] += A[0:MR, 0:k] @ B[0:k, 0:NR]
+# C[c_row:c_row+mr, c_col:c_col+nr] (+)= A[0:MR, 0:k] @ B[0:k, 0:NR]     (= for the first depth slice)
 #   A is read as A[row, p], B as B[p, col] (contiguous in col).
 #   The full MR x NR tile is always computed (callers pad A and B with zeros);
 #   only the mr x nr corner that exists in C is added back.
@@ -219,7 +219,7 @@ def _vector_fma(typingctx, y, y_row, y_col, a, x, x_row, x_col):
 # 20 accumulator registers, + 2 for B and 10 for the broadcast a's = 32, exactly
 # the AVX-512 register file (8 x 48 needs 35 and spills: 20% slower).
 @njit(cache=True)
-def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr):
+def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr, add):
     acc = _register_tile(MR, NR, C.dtype)
     for i in range(MR):
         for j in range(NR):
@@ -247,14 +247,47 @@ def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr):
             _vector_fma(acc, 7, j, a7, B, p, j)
             _vector_fma(acc, 8, j, a8, B, p, j)
             _vector_fma(acc, 9, j, a9, B, p, j)
-    if mr == MR and nr == NR:          # a whole tile: add it back vector by vector
+    if mr == MR and nr == NR and add:  # a whole tile: add it back vector by vector
         for i in range(MR):
             for j in range(0, NR, W):
                 _vector_fma(C, c_row + i, c_col + j, 1.0, acc, i, j)
-    else:                              # the ragged edge of C: number by number
-        for i in range(mr):
+    else:                              # the first slice, or the ragged edge of C
+        _write_back(acc, C, c_row, c_col, mr, nr, add)
+
+
+# C[c_row + i, c_col + j] (+)= acc[i, j] for the mr x nr corner of the tile that exists in C
+@njit(cache=True)
+def _write_back(acc, C, c_row, c_col, mr, nr, add):
+    for i in range(mr):
+        if add:
             for j in range(nr):
                 C[c_row + i, c_col + j] += acc[i, j]
+        else:
+            for j in range(nr):
+                C[c_row + i, c_col + j] = acc[i, j]
+
+
+# The same for a last panel of at most W columns (N = 65 leaves one: 65 = 2 * 32 + 1):
+# one vector per row instead of two, so the padding wastes W - nr columns, not NR - nr.
+@njit(cache=True)
+def _micro_kernel_narrow(k, A, B, C, c_row, c_col, mr, nr, add):
+    acc = _register_tile(MR, W, C.dtype)
+    for i in range(MR):
+        for j in range(W):
+            acc[i, j] = 0.0
+    for p in range(k):
+        # acc[i, 0:W] += a_i * B[p, 0:W]          for the 10 rows i
+        _vector_fma(acc, 0, 0, A[0, p], B, p, 0)
+        _vector_fma(acc, 1, 0, A[1, p], B, p, 0)
+        _vector_fma(acc, 2, 0, A[2, p], B, p, 0)
+        _vector_fma(acc, 3, 0, A[3, p], B, p, 0)
+        _vector_fma(acc, 4, 0, A[4, p], B, p, 0)
+        _vector_fma(acc, 5, 0, A[5, p], B, p, 0)
+        _vector_fma(acc, 6, 0, A[6, p], B, p, 0)
+        _vector_fma(acc, 7, 0, A[7, p], B, p, 0)
+        _vector_fma(acc, 8, 0, A[8, p], B, p, 0)
+        _vector_fma(acc, 9, 0, A[9, p], B, p, 0)
+    _write_back(acc, C, c_row, c_col, mr, nr, add)
 
 
 # Packing.  A_panel[i, p] = op(A)[ip*MR + i, p0 + p]      (zero beyond the edge)
@@ -271,9 +304,9 @@ def _pack_a(A, transpose, p0, kc, M, ip, A_panel):
                 A_panel[i, p] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _pack_b(B, transpose, p0, kc, N, B_panels):
-    for jp in range(B_panels.shape[0]):
+    for jp in prange(B_panels.shape[0]):
         for p in range(kc):
             for j in range(NR):
                 col = jp * NR + j
@@ -283,7 +316,8 @@ def _pack_b(B, transpose, p0, kc, N, B_panels):
                     B_panels[jp, p, j] = 0.0
 
 
-# C += op(A) op(B), op(A) (M, K), op(B) (K, N), over depth slices of KC.
+# C = op(A) op(B), op(A) (M, K), op(B) (K, N), over depth slices of KC: the first slice
+# writes C (so C needs no zeroing), the others add to it.
 @njit(cache=True, parallel=True)
 def _matmul_packed(A, transpose_a, B, transpose_b, C):
     M, N = C.shape
@@ -293,14 +327,17 @@ def _matmul_packed(A, transpose_a, B, transpose_b, C):
     B_panels = np.empty((n_panels, min(K, KC), NR), dtype=C.dtype)
     for p0 in range(0, K, KC):
         kc = min(KC, K - p0)
-        _pack_b(B, transpose_b, p0, kc, N, B_panels)        # shared by both cores
+        _pack_b(B, transpose_b, p0, kc, N, B_panels)        # shared by both cores, packed by both
         # each core takes row panels of A, packs its own, and sweeps all of B with it
         for ip in prange(m_panels):
             A_panel = np.empty((MR, kc), dtype=C.dtype)
             _pack_a(A, transpose_a, p0, kc, M, ip, A_panel)
             for jp in range(n_panels):
-                _micro_kernel(kc, A_panel, B_panels[jp], C,
-                              ip * MR, jp * NR, min(MR, M - ip * MR), min(NR, N - jp * NR))
+                mr, nr = min(MR, M - ip * MR), min(NR, N - jp * NR)
+                if nr <= W:
+                    _micro_kernel_narrow(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
+                else:
+                    _micro_kernel(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
 
 
 # ---------------------------------------------------------------------------
@@ -343,8 +380,10 @@ def matmul_blocked(a, b):
 
 
 def _packed(a, transpose_a, b, transpose_b, shape):
-    c = np.zeros(shape, dtype=a.dtype)
-    if c.size and (a.shape[0] if transpose_a else a.shape[1]):
+    if not (a.shape[0] if transpose_a else a.shape[1]):
+        return np.zeros(shape, dtype=a.dtype)                # K = 0: the empty sum
+    c = np.empty(shape, dtype=a.dtype)
+    if c.size:
         _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c)
     return c
 
