@@ -160,6 +160,14 @@ def exp_kernel(x):
     return S.reshape(x.size)
 
 
+# 1 / sqrt(D) in the dtype of `like` (a Python float would make float32 loops float64)
+@njit(cache=True)
+def _inv_sqrt(D, like):
+    s = np.empty(1, dtype=like.dtype)
+    s[0] = 1.0 / math.sqrt(D)
+    return s[0]
+
+
 # ---------------------------------------------------------------------------
 # The register-tile product used by every step
 # ---------------------------------------------------------------------------
@@ -253,15 +261,16 @@ def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
     mq, mk = mask.shape[1], mask.shape[2]
     for r in range(BQ):
         i = q0 + r
-        for c in range(BK):
-            j = k0 + c
-            allowed = j < Tk
-            if causal and j > i + offset:
-                allowed = False
-            if allowed and has_mask and i < Tq:
-                allowed = mask[slab, i if mq > 1 else 0, j if mk > 1 else 0]
-            if not allowed:
-                S[r, c] = -np.inf
+        # columns from `hidden` on are hidden: keys past Tk, and with causal keys after i + offset
+        hidden = min(BK, Tk - k0)
+        if causal:
+            hidden = max(0, min(hidden, i + offset - k0 + 1))
+        for c in range(hidden, BK):
+            S[r, c] = -np.inf
+        if has_mask and i < Tq:
+            for c in range(hidden):
+                if not mask[slab, i if mq > 1 else 0, k0 + c if mk > 1 else 0]:
+                    S[r, c] = -np.inf
 
 
 # How many key blocks query block qb needs: with causal, only those up to the
@@ -303,7 +312,7 @@ def _pair_block(t, half, n_blocks):
 def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
     BH, Dv_pad = q.shape[0], v.shape[2]
     offset = Tk - Tq
-    scale = 1.0 / math.sqrt(D)
+    scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_pairs = (n_q_blocks + 1) // 2
     for item in range(worker, BH * n_pairs, n_workers):
@@ -313,7 +322,8 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
         m = np.empty(BQ, dtype=q.dtype)                 # running row maximum
         l = np.empty(BQ, dtype=q.dtype)                 # running row sum of exp
         shift = np.empty(BQ, dtype=q.dtype)
-        alpha = np.empty(BQ, dtype=q.dtype)
+        alpha = np.empty((1, BQ), dtype=q.dtype)        # exp(m - m_new), as one row for _exp_rows
+        no_shift = np.zeros(1, dtype=q.dtype)
         scratch = np.empty(BK, dtype=q.dtype)
         for half in range(2):
             qb = _pair_block(t, half, n_q_blocks)
@@ -331,22 +341,23 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
                     for c in range(BK):
                         S[r, c] *= scale
                 _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab[bh])
-                # m_new = max(m, rowmax S);  alpha = exp(m - m_new)
+                # m_new = max(m, rowmax S);  alpha = exp(m - m_new)   (0 while m = -inf: O and l are 0 then)
                 for r in range(BQ):
                     m_new = _row_max(S, r, m[r])
-                    if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0
+                    if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0, alpha = exp(0) = 1
                         shift[r] = 0.0
-                        alpha[r] = 1.0
-                    else:                      # (exp(0) = 1 needs no call)
+                        alpha[0, r] = 0.0
+                    else:
                         shift[r] = m_new
-                        alpha[r] = math.exp(m[r] - m_new) if m_new > m[r] else 1.0
+                        alpha[0, r] = m[r] - m_new     # exponentiated below, with P
                     m[r] = m_new
                 # P = exp(S - m_new);  l = l alpha + rowsum P;  O = O alpha + P V
+                _exp_rows(alpha, no_shift, 1, BQ, scratch)
                 _exp_rows(S, shift, BQ, BK, scratch)
                 for r in range(BQ):
-                    l[r] = l[r] * alpha[r] + _row_sum(S, r)
+                    l[r] = l[r] * alpha[0, r] + _row_sum(S, r)
                     for d in range(Dv_pad):
-                        O[r, d] *= alpha[r]
+                        O[r, d] *= alpha[0, r]
                 _block_product(BQ, Dv_pad, BK, S, 0, False, v[bh], k0, 0, O, True)
             # out = O / l,  lse = m + log(l);  rows that saw nothing: 0 and -inf
             for r in range(min(BQ, Tq - q0)):
@@ -403,7 +414,7 @@ def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq
                          mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
     offset = Tk - Tq
-    scale = 1.0 / math.sqrt(D)
+    scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_k_blocks = (Tk + BK - 1) // BK
     n_pairs = (n_k_blocks + 1) // 2
@@ -443,7 +454,7 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
                            mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad = q.shape[0], q.shape[2]
     offset = Tk - Tq
-    scale = 1.0 / math.sqrt(D)
+    scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_pairs = (n_q_blocks + 1) // 2
     for item in range(worker, BH * n_pairs, n_workers):
@@ -480,7 +491,7 @@ def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, 
                        mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
     offset = Tk - Tq
-    scale = 1.0 / math.sqrt(D)
+    scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
     n_k_blocks = (Tk + BK - 1) // BK
     for bh in range(worker, BH, n_workers):
