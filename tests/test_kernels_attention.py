@@ -17,6 +17,16 @@ from minillm.layers.attention import attention_forward as ref_forward
 EPS32 = np.finfo(np.float32).eps
 
 
+@pytest.fixture(autouse=True, params=["short-if-it-fits", "flash-only"])
+def kernel_path(request, monkeypatch):
+    """Every test runs twice: as dispatched (Tk <= 64 takes attention_short.py), and with the
+    flash kernel forced for every shape, so both paths meet every check."""
+    import minillm.kernels.attention as fused
+    if request.param == "flash-only":
+        monkeypatch.setattr(fused, "SHORT_KEYS", 0)
+    return request.param
+
+
 def make_qkv(rng, shape_q, Tk, Dv, dtype):
     *lead, Tq, D = shape_q
     q = rng.standard_normal((*lead, Tq, D)).astype(dtype)
@@ -94,6 +104,10 @@ CASES = [
     ((1, 2, 20, 4), 150, 6, True),          # causal aligned to the end with Tq < Tk
     ((1, 2, 70, 64), 64, 64, False),        # D = 64 exactly one register tile
     ((3, 9, 4), 9, 4, True),                # other leading axes: (B, T, D)
+    ((2, 70, 33), 50, 40, True),            # Tq > Tk = 50: several query blocks over one key block,
+                                            # causal rows before Tq - Tk see nothing; D, Dv past a tile
+    ((2, 3, 64, 32), 64, 32, True),         # the GPT recipe's head shape
+    ((1, 1, 3, 2, 7, 5), 64, 3, False),     # four leading axes
 ]
 
 
@@ -103,9 +117,10 @@ def test_matches_reference(rng, dtype, shape_q, Tk, Dv, causal):
     run_both(rng, shape_q, Tk, Dv, dtype, causal=causal)
 
 
+@pytest.mark.parametrize("Tk", [50, 90])        # one key block (attention_short.py when dispatched) or two
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_matches_reference_with_random_and_padding_masks(rng, dtype):
-    B, H, Tq, Tk = 2, 2, 70, 90
+def test_matches_reference_with_random_and_padding_masks(rng, dtype, Tk):
+    B, H, Tq = 2, 2, 70
     random_mask = rng.random((B, 1, Tq, Tk)) > 0.4                  # broadcast over heads
     run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=random_mask)
     run_both(rng, (B, H, Tq, 8), Tk, 8, dtype, mask=random_mask, causal=True)
@@ -118,7 +133,7 @@ def test_matches_reference_with_random_and_padding_masks(rng, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fully_masked_rows_give_zeros_never_nan(rng, dtype):
-    B, H, T, D = 1, 2, 70, 4
+    B, H, T, D = 1, 2, 70, 4     # Tk = 70: two key blocks; the short path gets its turn just below
     mask = rng.random((B, H, T, T)) > 0.5
     mask[0, 0, 3, :] = False                                          # a dead row in block 0
     mask[0, 1, 66, :] = False                                         # and one in block 1
@@ -134,11 +149,22 @@ def test_fully_masked_rows_give_zeros_never_nan(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_causal_no_leak_from_the_future(rng, dtype):
-    B, H, T, D = 1, 2, 140, 8
+def test_dead_rows_with_one_key_block(rng, dtype):
+    B, H, Tq, Tk, D = 2, 2, 20, 30, 4
+    mask = rng.random((B, H, Tq, Tk)) > 0.5
+    mask[1, 0, 7, :] = False
+    out, (dq, dk, dv) = run_both(rng, (B, H, Tq, D), Tk, D, dtype, mask=mask)
+    assert np.all(out[1, 0, 7] == 0.0) and np.all(dq[1, 0, 7] == 0.0)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dk)) and np.all(np.isfinite(dv))
+
+
+@pytest.mark.parametrize("T", [60, 140])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_causal_no_leak_from_the_future(rng, dtype, T):
+    B, H, D = 1, 2, 8
     q, k, v = make_qkv(rng, (B, H, T, D), T, D, dtype)
     out, _ = attention_forward(q, k, v, causal=True)
-    for t in (0, BQ - 1, BQ, 100):
+    for t in sorted({0, min(BQ - 1, T - 2), min(BQ, T - 2), T // 2}):
         q2, k2, v2 = q.copy(), k.copy(), v.copy()
         for x in (q2, k2, v2):
             x[:, :, t + 1:] = rng.standard_normal(x[:, :, t + 1:].shape) * 10

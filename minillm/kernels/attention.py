@@ -83,6 +83,7 @@ BQ = 64      # query rows per block
 BK = 64      # keys per block
 NC = 32      # columns of one register tile (2 vectors of 16)
 MR_ATT = 8   # rows of one register tile
+SHORT_KEYS = 64   # up to this many keys (one block), attention_short.py does whole heads in place
 
 
 # ---------------------------------------------------------------------------
@@ -623,10 +624,16 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
         raise ValueError(f"q must have a head dimension D >= 1, got shape {q.shape}")
     Dv = v.shape[-1]
     BH = int(np.prod(lead, dtype=np.int64))
+    slabs, slab, has_mask = _mask_slabs(mask, lead)
+    if 0 < Tk <= SHORT_KEYS and BH and Tq and Dv:
+        # all keys in one block (the GPT recipe's T = 64): whole heads, read in place (attention_short.py)
+        q4, k4, v4 = (attention_short.as_four_axes(x) for x in (q, k, v))
+        out4, lse = attention_short.forward(q4, k4, v4, slabs, slab, has_mask, bool(causal))
+        cache = ("short", q4, k4, v4, out4, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
+        return out4.reshape(*lead, Tq, Dv), cache
     q3 = np.ascontiguousarray(q.reshape(BH, Tq, D))
     k3 = np.ascontiguousarray(k.reshape(BH, Tk, D))
     v3 = np.ascontiguousarray(v.reshape(BH, Tk, Dv))
-    slabs, slab, has_mask = _mask_slabs(mask, lead)
     out = np.empty((BH, Tq, Dv), dtype=q.dtype)
     lse = np.full((BH, Tq), -np.inf, dtype=q.dtype)
     if out.size and Tk:
@@ -636,18 +643,22 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
                      out, lse)
     elif out.size:               # no keys at all: every row sees nothing
         out[:] = 0.0
-    cache = (q3, k3, v3, out, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
+    cache = ("flash", q3, k3, v3, out, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
     return out.reshape(*lead, Tq, Dv), cache
 
 
 # dV = P^T dout,  dS = P (dout V^T - D),  dQ = dS K / sqrt(D),  dK = dS^T Q / sqrt(D)
 #   with P recomputed from q, k and the saved lse; D_i = sum_d dout_id out_id
 def attention_backward(dout, cache):
-    q3, k3, v3, out, lse, (slabs, slab, has_mask), causal, q_shape, k_shape, v_shape = cache
+    path, q3, k3, v3, out, lse, (slabs, slab, has_mask), causal, q_shape, k_shape, v_shape = cache
     check_float_array("dout", dout)
     expected = (*q_shape[:-1], v_shape[-1])
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of the forward's output {expected}, got {dout.shape}")
+    if path == "short":
+        dout4 = attention_short.as_four_axes(dout.astype(out.dtype, copy=False))
+        grads = attention_short.backward(dout4, q3, k3, v3, out, lse, slabs, slab, has_mask, causal)
+        return tuple(g.reshape(shape) for g, shape in zip(grads, (q_shape, k_shape, v_shape)))
     dout3 = np.ascontiguousarray(dout.reshape(out.shape), dtype=out.dtype)
     BH, Tq, D = q3.shape
     Tk, Dv = v3.shape[1], v3.shape[2]
@@ -667,3 +678,6 @@ def attention_backward(dout, cache):
             _in_parallel(_backward_key_blocks, *args)
             _in_parallel(_backward_query_blocks, *args)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)
+
+
+from minillm.kernels import attention_short  # noqa: E402  (it is built from this module's block helpers)
