@@ -69,6 +69,7 @@ equality tests against np.matmul pass with them.
 
 """
 import numpy as np
+import numba
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
@@ -304,9 +305,9 @@ def _pack_a(A, transpose, p0, kc, M, ip, A_panel):
                 A_panel[i, p] = 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pack_b(B, transpose, p0, kc, N, B_panels):
-    for jp in prange(B_panels.shape[0]):
+    for jp in range(B_panels.shape[0]):
         for p in range(kc):
             for j in range(NR):
                 col = jp * NR + j
@@ -317,27 +318,29 @@ def _pack_b(B, transpose, p0, kc, N, B_panels):
 
 
 # C = op(A) op(B), op(A) (M, K), op(B) (K, N), over depth slices of KC: the first slice
-# writes C (so C needs no zeroing), the others add to it.
+# writes C (so C needs no zeroing), the others add to it.  One parallel region per slice:
+# each core packs its own copy of B's panels (the same work, done side by side, so no
+# second region is needed to share it) and takes every n_workers-th row panel of A.
 @njit(cache=True, parallel=True)
-def _matmul_packed(A, transpose_a, B, transpose_b, C):
+def _matmul_packed(A, transpose_a, B, transpose_b, C, n_workers):
     M, N = C.shape
     K = A.shape[0] if transpose_a else A.shape[1]
     m_panels = (M + MR - 1) // MR
     n_panels = (N + NR - 1) // NR
-    B_panels = np.empty((n_panels, min(K, KC), NR), dtype=C.dtype)
     for p0 in range(0, K, KC):
         kc = min(KC, K - p0)
-        _pack_b(B, transpose_b, p0, kc, N, B_panels)        # shared by both cores, packed by both
-        # each core takes row panels of A, packs its own, and sweeps all of B with it
-        for ip in prange(m_panels):
+        for worker in prange(n_workers):
+            B_panels = np.empty((n_panels, kc, NR), dtype=C.dtype)
+            _pack_b(B, transpose_b, p0, kc, N, B_panels)
             A_panel = np.empty((MR, kc), dtype=C.dtype)
-            _pack_a(A, transpose_a, p0, kc, M, ip, A_panel)
-            for jp in range(n_panels):
-                mr, nr = min(MR, M - ip * MR), min(NR, N - jp * NR)
-                if nr <= W:
-                    _micro_kernel_narrow(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
-                else:
-                    _micro_kernel(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
+            for ip in range(worker, m_panels, n_workers):
+                _pack_a(A, transpose_a, p0, kc, M, ip, A_panel)
+                for jp in range(n_panels):
+                    mr, nr = min(MR, M - ip * MR), min(NR, N - jp * NR)
+                    if nr <= W:
+                        _micro_kernel_narrow(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
+                    else:
+                        _micro_kernel(kc, A_panel, B_panels[jp], C, ip * MR, jp * NR, mr, nr, p0 > 0)
 
 
 # ---------------------------------------------------------------------------
@@ -384,7 +387,8 @@ def _packed(a, transpose_a, b, transpose_b, shape):
         return np.zeros(shape, dtype=a.dtype)                # K = 0: the empty sum
     c = np.empty(shape, dtype=a.dtype)
     if c.size:
-        _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c)
+        _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c,
+                       min(numba.get_num_threads(), (c.shape[0] + MR - 1) // MR))
     return c
 
 
