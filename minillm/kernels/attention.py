@@ -48,25 +48,31 @@ vectorises.  tests/test_kernels_attention.py measures its error against np.exp.
 
 Block products (S = Q K^T, O += P V, dP = dO V^T, dV += P^T dO, dK += dS^T Q,
 dQ += dS K) all run on the matmul lesson's register-tile micro-kernel (8 x 32
-here); K and V are transposed once per call so every product reads rows.
+here); K and V are transposed once per call so every product reads rows.  The
+tile starts at zero and is added into its block with vector FMAs: loading and
+storing it number by number (each index checked for wrap-around by Numba) had
+cost as much as the multiply-adds, halving the speed of every product.
 
 Masked scores are -inf and never pass through fast-math code (there is none in
 this file); a row with nothing to attend to has lse = -inf and gets zeros
 (output and gradients).
 
-Measured on the development machine (2 cores, AVX-512), float32, causal,
-(B, H, D) = (1, 8, 64), one thread each (NUMBA_NUM_THREADS=1,
-OPENBLAS_NUM_THREADS=1, CPU time, best of 2-7: the machine was shared with
-busy processes, which made 2-thread wall times unreliable), in ms:
+When all keys fit in one block (Tk <= SHORT_KEYS = 64, the GPT recipe's case),
+attention_forward hands the work to kernels/attention_short.py, which uses the
+same helpers on one whole head at a time, reads q, k, v through their strides
+and writes head-interleaved outputs (no copies around split/merge_heads).
 
-    T       kernel fwd   kernel fwd+bwd   NumPy reference fwd+bwd   peak extra memory (kernel / NumPy)
-    64         0.1            0.5                 0.4                    0.9 MiB / 1 MiB
-    512        5              16                  27                     6 MiB / 29 MiB
-    2048      67             203                 695                    25 MiB / 404 MiB
-    4096     268             787                3801                    50 MiB / 1576 MiB
+Measured on the development machine (2 cores, AVX-512, 2026-11-28), float32,
+causal, (B, H, D) = (1, 8, 64), two threads, in one `minillm bench` run beside
+PyTorch 2.13's scaled_dot_product_attention, in ms:
 
-At T = 64 the fixed costs (transposed copies, per-block set-up) make the kernel
-no faster than NumPy.  `python -m minillm.kernels.bench` measures again.
+    T       fwd    fwd+bwd   NumPy fwd+bwd   torch SDPA fwd+bwd   peak extra memory (kernel / NumPy)
+    64      0.15    0.40        0.40              0.38                0.7 MiB / 1 MiB
+    512     2.3     7.6        22.6               7.9                 6 MiB / 29 MiB
+    2048   30      83         502                76                  25 MiB / 404 MiB
+    4096  117     314        2030               261                  50 MiB / 1580 MiB
+
+`minillm bench` measures again on your machine.
 """
 import math
 from concurrent.futures import ThreadPoolExecutor

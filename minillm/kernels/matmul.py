@@ -5,26 +5,26 @@
 Each version is correct (tests/test_kernels_matmul.py checks every one against
 np.matmul) and each fixes what made the previous one slow.  GFLOP/s, float32,
 on the development machine (2 cores, AVX-512, Numba 0.68 / llvmlite 0.50,
-NumPy 2.4 with OpenBLAS, OPENBLAS_CORETYPE unset), nanoGPT's CPU-recipe shapes
-(M = B*T = 768 rows), best of 20 runs.  The machine was shared with other busy
-processes (load average 4-8 on 2 cores), so the figures are ranges over
-several runs and single-thread runs (NUMBA_NUM_THREADS=1,
-OPENBLAS_NUM_THREADS=1) are the steadier comparison; `python -m
-minillm.kernels.bench` measures them again on your machine.
+NumPy 2.4 with OpenBLAS), nanoGPT's CPU-recipe shapes (M = B*T = 768 rows),
+two threads, best of 10 runs in one `minillm bench` run (2026-11-28; the
+machine is shared, so single runs swing by 10-20%):
 
-    one thread               naive  reordered  blocked  packed   np.matmul  packed/np
-    (768,128)x(128,384)       ~3     30-33      27-30   104-120   159-187   0.6-0.7
-    (768,128)x(128,128)       ~3     29-46      27-35    89-111   160-181   0.55-0.6
-    (768,128)x(128,512)       ~2     32-44      30-37    97-108   170-186   0.55-0.6
-    (768,512)x(512,128)       ~1.5   28-32      26-28    93-106   168-183   0.55-0.6
-    (768,128)x(128,65)        ~6     26-30      22-24    72-76    128-147   0.5-0.55
-    two threads (best runs)                              133-192   296-343   0.45-0.56
+    C = A B                  naive  reordered  blocked  packed   np.matmul  packed/np
+    (768,128)x(128,384)       3.4      51        45       221       319       0.69
+    (768,128)x(128,128)       3.5      59        52       198       295       0.67
+    (768,128)x(128,512)       2.4      83        69       244       341       0.72
+    (768,512)x(512,128)       2.3      52        45       229       299       0.77
+    (768,128)x(128,65)        5.8      51        44       144       241       0.60
+    one thread (medians)                                  78-132    114-157   0.68-0.84
 
-So np.matmul (OpenBLAS) is faster on every GPT shape, by 1.7-2.2x: the models
+So np.matmul (OpenBLAS) is faster on every GPT shape, by 1.3-1.7x: the models
 use np.matmul for their linear layers, this module is the lesson (and the
 benchmark), and there is no dispatcher.  What is left: OpenBLAS's kernels are
-hand-written assembly with prefetching and 2-thread-aware blocking; ours pack
-serially and add the tile back into C.
+hand-written assembly with prefetching and 2-thread-aware blocking; ours pay
+a thread wake-up per call (libgomp's spin-then-sleep; OMP_WAIT_POLICY=passive
+halves the two-thread figures), each core packs its own copy of B, and a
+vocabulary of 65 is two 32-column panels plus a one-vector panel for a single
+column.
 
 1. matmul_naive: the definition, three loops i, j, p with a dot product
    innermost.  The inner loop walks B down a column (stride N floats): every
@@ -55,7 +55,10 @@ serially and add the tile back into C.
    (`_register_tile`), which LLVM can prove overlaps nothing and so keeps in
    registers (a heap array from np.empty is reloaded at every step: half the
    speed), and `_vector_fma` spells out one 16-wide multiply-add, because
-   LLVM's own vectoriser only uses 256-bit registers on this CPU.
+   LLVM's own vectoriser only uses 256-bit registers on this CPU.  A last
+   panel of at most 16 columns takes a one-vector micro-kernel (10 x 16), so
+   N = 65 computes 80 columns, not 96.  The first depth slice writes C and
+   later ones add to it, so C is never zeroed first.
 
 The backward products of C = A B need A^T or B^T:
     dA = dC B^T   (matmul_nt)          dB = A^T dC   (matmul_tn)
