@@ -382,20 +382,22 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
 # ---------------------------------------------------------------------------
 # Backward
 # ---------------------------------------------------------------------------
-# The per-block part both passes share, for query block q0 and key block k0:
+# The per-block part every backward shares, for query block q0 and key block k0:
 #   S = Q K^T / sqrt(D) (masked)   P = exp(S - lse)   dP = dO V^T   dS = P (dP - D_i)
 # leaves P in S and dS in dP.  shift = lse, or +inf for rows that saw nothing (or do
-# not exist), so that their P = exp(S - inf) = 0.
+# not exist), so that their P = exp(S - inf) = 0.  The block's rows start at `row` of
+# q and dout (q0 for the whole padded arrays here; 0 for attention_short.py's
+# one-block copies, which still mask as queries q0, q0 + 1, ...).
 @njit(cache=True)
-def _probs_and_dscores(q, k_T, dout, v_T, q0, k0, shift, delta, S, dP, scratch,
+def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scratch,
                        Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab):
-    _block_product(BQ, BK, D, q, q0, False, k_T, 0, k0, S, False)
+    _block_product(BQ, BK, D, q, row, False, k_T, 0, k0, S, False)
     for r in range(BQ):
         for c in range(BK):
             S[r, c] *= scale
     _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab)
     _exp_rows(S, shift, BQ, BK, scratch)
-    _block_product(BQ, BK, Dv, dout, q0, False, v_T, 0, k0, dP, False)
+    _block_product(BQ, BK, Dv, dout, row, False, v_T, 0, k0, dP, False)
     for r in range(BQ):
         for c in range(BK):
             dP[r, c] = S[r, c] * (dP[r, c] - delta[r])
@@ -444,7 +446,7 @@ def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq
             for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
                 q0 = qb * BQ
                 _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
-                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
                                    scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
                 _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
                 _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
@@ -481,7 +483,7 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
             dQ[:] = 0.0
             for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
                 k0 = kb * BK
-                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
                                    scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
                 _block_product(BQ, D_pad, BK, dP, 0, False, k[bh], k0, 0, dQ, True)    # dQ += dS K
             for r in range(min(BQ, Tq - q0)):
@@ -517,7 +519,7 @@ def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, 
             for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
                 q0 = qb * BQ
                 _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
-                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, k0, shift, delta_b, S, dP,
+                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
                                    scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
                 _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
                 _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q

@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit
 
 from minillm.kernels.attention import (
-    BK, BQ, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _row_max, _row_sum,
+    BK, BQ, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _probs_and_dscores, _row_max,
+    _row_sum,
 )
 
 TK_MAX = BK                    # keys this kernel takes: one block
@@ -151,18 +152,9 @@ def _backward_heads(worker, n_workers, q, k, v, out, lse, dout, mask, slab, has_
                     shift[r] = lse[b, h, q0 + r]
                     for d in range(Dv):
                         delta[r] += dO[r, d] * out[b, h, q0 + r, d]
-            # P = exp(s Q K^T - lse)
-            _block_product(BQ, BK, D, Q, 0, False, K_T, 0, 0, S, False)
-            for r in range(BQ):
-                for c in range(BK):
-                    S[r, c] *= scale
-            _mask_block(S, q0, 0, Tq, Tk, causal, Tk - Tq, has_mask, mask, slab[head])
-            _exp_rows(S, shift, BQ, BK, scratch)
-            # dS = P (dout V^T - D_i)        (in dP)
-            _block_product(BQ, BK, Dv, dO, 0, False, V_T, 0, 0, dP, False)
-            for r in range(BQ):
-                for c in range(BK):
-                    dP[r, c] = S[r, c] * (dP[r, c] - delta[r])
+            # P = exp(s Q K^T - lse) into S,  dS = P (dout V^T - D_i) into dP
+            _probs_and_dscores(Q, K_T, dO, V_T, 0, q0, 0, shift, delta, S, dP, scratch,
+                               Tq, Tk, D, Dv, scale, causal, Tk - Tq, has_mask, mask, slab[head])
             # dV (+)= P^T dout,   dK (+)= dS^T Q,   dQ = dS K
             _block_product(BK, Dv_pad, BQ, S, 0, True, dO, 0, 0, dV, q0 > 0)
             _block_product(BK, D_pad, BQ, dP, 0, True, Q, 0, 0, dK, q0 > 0)
