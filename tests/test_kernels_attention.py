@@ -92,6 +92,18 @@ def test_exp_underflows_to_zero_and_minus_inf_gives_exactly_zero(dtype):
     assert np.all(np.abs(got - np.exp(x.astype(np.float64))) <= tiny)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_overflows_to_inf_and_nan_stays_nan(dtype):
+    # attention only asks for x <= 0, but the function should not return garbage elsewhere
+    top = 88.0 if dtype == np.float32 else 709.0       # X_MAX: above it the result is +inf
+    x = np.linspace(0.0, top, 10_001).astype(dtype)
+    rel = np.max(np.abs(exp_kernel(x).astype(np.float64) / np.exp(x.astype(np.float64)) - 1.0))
+    assert rel < 4 * np.finfo(dtype).eps, rel
+    big = np.array([top + 0.5, 1e3, 1e30, np.inf], dtype=dtype)
+    assert np.all(exp_kernel(big) == np.inf)
+    assert np.isnan(exp_kernel(np.array([np.nan, 0.0], dtype=dtype)))[0]
+
+
 # ----------------------------------------------------------------- equality with the reference
 
 CASES = [
@@ -156,6 +168,20 @@ def test_dead_rows_with_one_key_block(rng, dtype):
     out, (dq, dk, dv) = run_both(rng, (B, H, Tq, D), Tk, D, dtype, mask=mask)
     assert np.all(out[1, 0, 7] == 0.0) and np.all(dq[1, 0, 7] == 0.0)
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(dk)) and np.all(np.isfinite(dv))
+
+
+@pytest.mark.parametrize("T", [16, 130])
+def test_nan_in_the_input_gives_nan_where_the_reference_does(rng, T):
+    # a NaN score must not be quietly dropped from the softmax: a diverging model has to show
+    q, k, v = make_qkv(rng, (1, 2, T, 4), T, 4, np.float32)
+    k[0, 0, 3] = np.nan                                # one key: every row that sees it
+    q[0, 1, 5] = np.nan                                # one query: its whole row
+    out, cache = attention_forward(q, k, v, causal=True)
+    ref_out, _ = ref_forward(q, k, v, causal=True)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref_out))
+    assert np.isnan(out[0, 0, 3:]).all() and not np.isnan(out[0, 0, :3]).any() and np.isnan(out[0, 1, 5]).all()
+    dq, dk, dv = attention_backward(np.ones_like(out), cache)
+    assert np.isnan(dk[0, 0]).any() and np.isnan(dq[0, 1]).any()
 
 
 @pytest.mark.parametrize("T", [60, 140])

@@ -41,7 +41,7 @@ key blocks, so each item takes a short block t and the long block n - 1 - t
 together, and every item costs the same.
 
 exp: PyPI's llvmlite has no vector math library (SVML), so math.exp is a scalar
-call, ~5x slower than np.exp.  `_exp_rows` computes exp(x) = 2^n e^r with
+call, 4-5x slower than np.exp.  `_exp_rows` computes exp(x) = 2^n e^r with
 n = round(x / ln 2), |r| <= ln(2)/2, e^r by its Taylor polynomial and 2^n by
 writing n straight into the exponent bits; it is plain arithmetic that LLVM
 vectorises.  tests/test_kernels_attention.py measures its error against np.exp.
@@ -100,14 +100,16 @@ SHORT_KEYS = 64   # up to this many keys (one block), attention_short.py does wh
 #       the first dropped term, (ln2/2)^(d+1)/(d+1)!, is below half an ulp)
 # ln(2) is split in a short high part (n * LN2_HI is exact) and a low part.
 # 2^n is built by writing n + bias into the exponent field of a float.
-# Below X_MIN (the log of the smallest normal number) the result is 0; -inf gives 0.
+# Below X_MIN (the log of the smallest normal number) the result is 0 (-inf gives 0);
+# above X_MAX (where 2^n would leave the exponent range) it is +inf; NaN gives NaN.
+# Attention only ever asks for x <= 0 (scores minus their row maximum or logsumexp).
 LOG2E_32, ROUND_32 = np.float32(1.4426950408889634), np.float32(12582912.0)      # 1.5 * 2^23
 LN2_HI_32, LN2_LO_32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
-X_MIN_32 = np.float32(-87.3365)
+X_MIN_32, X_MAX_32 = np.float32(-87.3365), np.float32(88.0)
 TAYLOR_32 = tuple(np.float32(1.0 / math.factorial(i)) for i in range(8))
 LOG2E_64, ROUND_64 = 1.4426950408889634, 6755399441055744.0                       # 1.5 * 2^52
 LN2_HI_64, LN2_LO_64 = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-X_MIN_64 = -708.3964
+X_MIN_64, X_MAX_64 = -708.3964, 709.0
 TAYLOR_64 = tuple(1.0 / math.factorial(i) for i in range(14))
 
 
@@ -124,12 +126,19 @@ def _exp_rows_32(S, shift, n_rows, n_cols, scratch):
         s = shift[i]
         for j in range(n_cols):
             x = S[i, j] - s
-            x_c = max(x, X_MIN_32)                       # keeps n in range; -inf -> X_MIN
+            x_c = x if x > X_MIN_32 else X_MIN_32         # keeps n in range: -inf and NaN -> X_MIN
+            x_c = x_c if x_c < X_MAX_32 else X_MAX_32
             n = (x_c * LOG2E_32 + ROUND_32) - ROUND_32   # round to nearest integer
             r = (x_c - n * LN2_HI_32) - n * LN2_LO_32
             p = c[0] + r * (c[1] + r * (c[2] + r * (c[3] + r * (c[4] + r * (c[5] + r * (c[6] + r * c[7]))))))
             bits[j] = (np.int32(n) + 127) << 23          # the float 2^n
-            S[i, j] = p if x >= X_MIN_32 else np.float32(0.0)
+            if x < X_MIN_32:                             # out of range: 0, +inf, NaN
+                p = np.float32(0.0)
+            if x > X_MAX_32:
+                p = np.float32(np.inf)
+            if x != x:
+                p = x
+            S[i, j] = p
         for j in range(n_cols):
             S[i, j] *= two_n[j]
 
@@ -142,14 +151,21 @@ def _exp_rows_64(S, shift, n_rows, n_cols, scratch):
         s = shift[i]
         for j in range(n_cols):
             x = S[i, j] - s
-            x_c = max(x, X_MIN_64)
+            x_c = x if x > X_MIN_64 else X_MIN_64
+            x_c = x_c if x_c < X_MAX_64 else X_MAX_64
             n = (x_c * LOG2E_64 + ROUND_64) - ROUND_64
             r = (x_c - n * LN2_HI_64) - n * LN2_LO_64
             p = c[13]
             for t in range(12, -1, -1):
                 p = c[t] + r * p
             bits[j] = (np.int64(n) + 1023) << 52
-            S[i, j] = p if x >= X_MIN_64 else 0.0
+            if x < X_MIN_64:
+                p = 0.0
+            if x > X_MAX_64:
+                p = np.inf
+            if x != x:
+                p = x
+            S[i, j] = p
         for j in range(n_cols):
             S[i, j] *= two_n[j]
 
@@ -368,7 +384,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
                 _block_product(BQ, Dv_pad, BK, S, 0, False, v[bh], k0, 0, O, True)
             # out = O / l,  lse = m + log(l);  rows that saw nothing: 0 and -inf
             for r in range(min(BQ, Tq - q0)):
-                if l[r] > 0.0:
+                if l[r] != 0.0:                # (NaN too: NaN in, NaN out)
                     inv = 1.0 / l[r]
                     for d in range(Dv):
                         out[bh, q0 + r, d] = O[r, d] * inv
@@ -407,7 +423,7 @@ def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scra
 def _query_rows(lse, delta, bh, q0, Tq, shift, delta_b):
     for r in range(BQ):
         i = q0 + r
-        if i < Tq and lse[bh, i] > -np.inf:
+        if i < Tq and lse[bh, i] != -np.inf:
             shift[r] = lse[bh, i]
             delta_b[r] = delta[bh, i]
         else:

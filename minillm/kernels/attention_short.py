@@ -104,7 +104,7 @@ def _forward_heads(worker, n_workers, q, k, v, mask, slab, has_mask, causal, out
             _block_product(BQ, O.shape[1], BK, S, 0, False, V, 0, 0, O, False)
             for r in range(rows):
                 l = _row_sum(S, r)
-                if l > 0.0:
+                if l != 0.0:                             # (NaN too: NaN in, NaN out)
                     inv = 1.0 / l
                     for d in range(Dv):
                         out[b, h, q0 + r, d] = O[r, d] * inv
@@ -148,7 +148,7 @@ def _backward_heads(worker, n_workers, q, k, v, out, lse, dout, mask, slab, has_
             for r in range(BQ):
                 shift[r] = np.inf
                 delta[r] = 0.0
-                if r < rows and lse[b, h, q0 + r] > -np.inf:
+                if r < rows and lse[b, h, q0 + r] != -np.inf:
                     shift[r] = lse[b, h, q0 + r]
                     for d in range(Dv):
                         delta[r] += dO[r, d] * out[b, h, q0 + r, d]
