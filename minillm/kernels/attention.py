@@ -652,8 +652,8 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     if 0 < Tk <= SHORT_KEYS and BH and Tq and Dv:
         # all keys in one block (the GPT recipe's T = 64): whole heads, read in place (attention_short.py)
         q4, k4, v4 = (attention_short.as_four_axes(x) for x in (q, k, v))
-        out4, lse = attention_short.forward(q4, k4, v4, slabs, slab, has_mask, bool(causal))
-        cache = ("short", q4, k4, v4, out4, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
+        out4, lse, saved = attention_short.forward(q4, k4, v4, slabs, slab, has_mask, bool(causal))
+        cache = ("short", saved, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
         return out4.reshape(*lead, Tq, Dv), cache
     q3 = np.ascontiguousarray(q.reshape(BH, Tq, D))
     k3 = np.ascontiguousarray(k.reshape(BH, Tk, D))
@@ -674,15 +674,17 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
 # dV = P^T dout,  dS = P (dout V^T - D),  dQ = dS K / sqrt(D),  dK = dS^T Q / sqrt(D)
 #   with P recomputed from q, k and the saved lse; D_i = sum_d dout_id out_id
 def attention_backward(dout, cache):
-    path, q3, k3, v3, out, lse, (slabs, slab, has_mask), causal, q_shape, k_shape, v_shape = cache
+    q_shape, k_shape, v_shape = cache[-3:]
     check_float_array("dout", dout)
     expected = (*q_shape[:-1], v_shape[-1])
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of the forward's output {expected}, got {dout.shape}")
-    if path == "short":
-        dout4 = attention_short.as_four_axes(dout.astype(out.dtype, copy=False))
-        grads = attention_short.backward(dout4, q3, k3, v3, out, lse, slabs, slab, has_mask, causal)
+    if cache[0] == "short":
+        _, saved, lse, (slabs, slab, has_mask), causal = cache[:5]
+        dout4 = attention_short.as_four_axes(dout.astype(lse.dtype, copy=False))
+        grads = attention_short.backward(dout4, saved, lse, slabs, slab, has_mask, causal)
         return tuple(g.reshape(shape) for g, shape in zip(grads, (q_shape, k_shape, v_shape)))
+    _, q3, k3, v3, out, lse, (slabs, slab, has_mask), causal = cache[:8]
     dout3 = np.ascontiguousarray(dout.reshape(out.shape), dtype=out.dtype)
     BH, Tq, D = q3.shape
     Tk, Dv = v3.shape[1], v3.shape[2]
