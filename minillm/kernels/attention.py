@@ -59,8 +59,8 @@ this file); a row with nothing to attend to has lse = -inf and gets zeros
 
 When all keys fit in one block (Tk <= SHORT_KEYS = 64, the GPT recipe's case),
 attention_forward hands the work to kernels/attention_short.py, which uses the
-same helpers on one whole head at a time, reads q, k, v through their strides
-and writes head-interleaved outputs (no copies around split/merge_heads).
+same helpers on one whole head at a time, in the projections' head-interleaved
+(B, T, H*D) layout in and out (no copies around split/merge_heads).
 
 Measured on the development machine (2 cores, AVX-512, 2026-11-28), float32,
 causal, (B, H, D) = (1, 8, 64), two threads, in one `minillm bench` run beside
