@@ -32,6 +32,7 @@ from numba import njit
 from minillm import layers
 from minillm.checks import check_choice, check_float_array, check_shape
 from minillm.kernels.elementwise import bias_gelu_forward, gelu_backward_inplace
+from minillm.kernels.exp import _exp_rows
 
 
 def _rows(a, d):
@@ -123,13 +124,15 @@ def feedforward_backward(dout, cache):
 # Cross-entropy over the last axis, mean over targets != ignore_index, with its
 # gradient computed in the same sweep (llm.c's fused softmax + NLL), row n:
 #   m_n    = max_v logits_nv
-#   e_nv   = exp(logits_nv - m_n)                         (np.exp: SIMD, see below)
+#   e_nv   = exp(logits_nv - m_n)                         (kernels/exp.py, vectorised)
 #   s_n    = sum_v e_nv
 #   logp_n = logits_{n,t_n} - (m_n + log s_n)             (valid rows)
-#   g_nv   = e_nv / s_n - [v == t_n]                      (valid rows; 0 for ignored ones)
+#   g_nv   = e_nv (1/s_n) - [v == t_n]                    (valid rows; 0 for ignored ones)
 #   loss   = -(1/N_valid) sum_{valid n} logp_n,     dlogits = dloss / N_valid * g
-# The exps are NumPy's: Numba's math.exp is a scalar libm call (no SVML in
-# PyPI's llvmlite), 13x slower than np.exp here; the jitted pass does the rest.
+# m_n is NumPy's row max (SIMD, and NaN-propagating); each valid row is then
+# copied, exponentiated, summed and normalised while it is in cache, with no
+# (N, V) temporaries: 0.9 ms instead of 2.9 ms for the demo's vocabulary of 976
+# (np.exp(logits - m) alone allocated and wrote two such arrays per step).
 # The sum s_n is the one reassociated (fastmath) line: vector-wide partial sums
 # instead of a serial chain of V additions; it changes s_n by ~1e-16 relative.
 # ---------------------------------------------------------------------------
@@ -144,16 +147,24 @@ def _sum_float64(row):
 @njit(cache=True, error_model="numpy")
 def _softmax_xent(logits, m, targets, valid, logp, g):
     N, V = logits.shape
+    shift = np.empty(1, dtype=logits.dtype)
+    scratch = np.empty(V, dtype=logits.dtype)
     for n in range(N):
         if not valid[n]:
             logp[n] = 0
             for v in range(V):
                 g[n, v] = 0
             continue
+        for v in range(V):
+            g[n, v] = logits[n, v]
+        shift[0] = m[n]
+        _exp_rows(g[n:n + 1], shift, 1, V, scratch)             # e_nv = exp(logits_nv - m_n)
         s = _sum_float64(g[n])                                   # float64 sum of the exps
         logp[n] = logits[n, targets[n]] - (m[n] + math.log(s))
+        shift[0] = 1.0 / s                                       # 1/s_n in the logits' dtype
+        inv_s = shift[0]
         for v in range(V):
-            g[n, v] = g[n, v] / s
+            g[n, v] *= inv_s
         g[n, targets[n]] -= 1
 
 
@@ -165,7 +176,7 @@ def cross_entropy_forward(logits, targets, *, ignore_index=-100):
     logits_rows = np.ascontiguousarray(logits).reshape(-1, V)   # (N, V)
     logp = np.empty(t.size, dtype=logits.dtype)                  # (N,)
     m = logits_rows.max(axis=1) if V else np.zeros(t.size, logits.dtype)   # (N,)
-    g = np.exp(logits_rows - m[:, None])                         # (N, V): e, then probs - onehot
+    g = np.empty_like(logits_rows)                               # (N, V): e, then probs - onehot
     _softmax_xent(logits_rows, m, t, valid, logp, g)
     n_valid = int(valid.sum())
     loss = -logp[valid].sum() / n_valid if n_valid > 0 else 0.0
