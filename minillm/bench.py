@@ -174,10 +174,8 @@ def ngram_timings(text):
 # -------------------------------------------------------------------------- driver
 def run_bench(args):
     quick = getattr(args, "quick", False)
-    torch = _torch()
     result = {"machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu_count": os.cpu_count(),
-                          "processor": platform.processor() or platform.machine(),
-                          "torch": getattr(torch, "__version__", None)}}
+                          "processor": platform.processor() or platform.machine()}}
 
     def show(title, rows):
         print(f"\n== {title}")
@@ -192,14 +190,7 @@ def run_bench(args):
 
     T_values = (64, 512) if quick else (64, 512, 2048, 4096)
     att = bench_attention(T_values)
-    if torch is not None:
-        for row in att:
-            row.update(_torch_attention(torch, row["T"]))
-    result["attention"] = att
-    show("attention (B=1, H=8, D=64, causal, float32): ms and peak extra MiB", att)
-
     result["matmul"] = bench_matmul()
-    show("matmul GFLOP/s (M, K, N)", result["matmul"])
 
     peak = args.peak_gflops or measure_peak_gflops()
     flops_tok = model_flops_per_token(RECIPE["n_layer"], RECIPE["n_embd"], RECIPE["block_size"], RECIPE["vocab_size"])
@@ -210,6 +201,17 @@ def run_bench(args):
         ms, losses = gpt_step_ms(backend, iters=iters)
         steps.append({"impl": f"minillm-{backend}", "ms_per_iter": ms, "tokens_per_s": tokens / ms * 1e3,
                       "mfu": flops_tok * tokens / (ms / 1e3) / (peak * 1e9), "first_losses": losses[:3]})
+
+    # PyTorch only now, after every minillm measurement: once loaded, its own OpenMP runtime and
+    # threads share the 2 cores with Numba's (a packed matmul measured 40x slower beside them)
+    torch = _torch()
+    result["machine"]["torch"] = getattr(torch, "__version__", None)
+    if torch is not None:
+        for row in att:
+            row.update(_torch_attention(torch, row["T"]))
+    result["attention"] = att
+    show("attention (B=1, H=8, D=64, causal, float32): ms and peak extra MiB", att)
+    show("matmul GFLOP/s (M, K, N)", result["matmul"])
     tms = torch_step_ms(iters=iters) if torch is not None else None
     if tms is not None:
         steps.append({"impl": "torch-eager", "ms_per_iter": tms, "tokens_per_s": tokens / tms * 1e3,
