@@ -202,8 +202,8 @@ def run_bench(args):
         steps.append({"impl": f"minillm-{backend}", "ms_per_iter": ms, "tokens_per_s": tokens / ms * 1e3,
                       "mfu": flops_tok * tokens / (ms / 1e3) / (peak * 1e9), "first_losses": losses[:3]})
 
-    # PyTorch only now, after every minillm measurement: once loaded, its own OpenMP runtime and
-    # threads share the 2 cores with Numba's (a packed matmul measured 40x slower beside them)
+    # PyTorch only now, after every minillm measurement, so that its own OpenMP runtime and
+    # threads cannot disturb them (a second runtime's spinning threads on 2 cores)
     torch = _torch()
     result["machine"]["torch"] = getattr(torch, "__version__", None)
     if torch is not None:
