@@ -186,11 +186,12 @@ def run_bench(args):
     result["compile"] = compile_times()
     show("compile (fresh process, GPT step with backend numba)", [result["compile"]])
 
-    from minillm.kernels.bench import bench_attention, bench_matmul
+    from minillm.kernels.bench import GPT_SHAPES, SQUARES, bench_attention, bench_matmul
 
     T_values = (64, 512) if quick else (64, 512, 2048, 4096)
     att = bench_attention(T_values)
-    result["matmul"] = bench_matmul()
+    # --quick: the qkv projection's shape and the vocab-65 head, the widest and the most ragged
+    result["matmul"] = bench_matmul((GPT_SHAPES[0], GPT_SHAPES[-1]) if quick else tuple(GPT_SHAPES) + tuple(SQUARES))
 
     peak = args.peak_gflops or measure_peak_gflops()
     flops_tok = model_flops_per_token(RECIPE["n_layer"], RECIPE["n_embd"], RECIPE["block_size"], RECIPE["vocab_size"])
