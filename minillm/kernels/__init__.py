@@ -14,8 +14,10 @@ matmul; the lesson's other versions are reached with
 """
 # Threads: np.matmul runs on OpenBLAS's threads, attention on a small pool of its own
 # (kernels/attention.py); only the matmul lesson uses Numba's prange (OpenMP).  libgomp's
-# default spin-then-sleep suits it: OMP_WAIT_POLICY=passive, which the GPT step once
-# needed, made every packed matmul pay a thread wake-up (0.6-0.7x np.matmul became ~0.45x).
+# default spin-then-sleep suits it in runs of its own: OMP_WAIT_POLICY=passive, which the
+# GPT step once needed, made every packed matmul pay a thread wake-up (0.6-0.78x np.matmul
+# became 0.33-0.45x).  Interleaved call by call with np.matmul it is the other way round
+# (see kernels/matmul.py): the lesson kernel is timed on its own, the model never mixes them.
 from minillm.kernels.attention import attention_backward, attention_forward
 from minillm.kernels.fused import (
     cross_entropy_backward, cross_entropy_forward, embedding_backward, feedforward_backward, feedforward_forward,

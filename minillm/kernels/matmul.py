@@ -26,6 +26,15 @@ halves the two-thread figures), each core packs its own copy of B, and a
 vocabulary of 65 is two 32-column panels plus a one-vector panel for a single
 column.
 
+Two thread pools on two cores: after every np.matmul, OpenBLAS's worker spins
+on the second core for ~0.1 s, and Numba's OpenMP worker spins after every
+parallel region too.  Called alternately, np.matmul then matmul, call after
+call, the two spinning workers take turns on that core a scheduler time slice
+at a time, and the median packed call becomes 20-50x slower (0.02-0.05x
+np.matmul; with OMP_WAIT_POLICY=passive 0.37-0.40x, but then 0.33-0.36x in runs
+of its own).  So time each in runs of its own, as `minillm bench` does; the
+GPT step never mixes the two (its products are all np.matmul).
+
 1. matmul_naive: the definition, three loops i, j, p with a dot product
    innermost.  The inner loop walks B down a column (stride N floats): every
    load touches a new cache line, and the sum is a serial chain of additions
