@@ -6,7 +6,7 @@ Each version is correct (tests/test_kernels_matmul.py checks every one against
 np.matmul) and each fixes what made the previous one slow.  GFLOP/s, float32,
 on the development machine (2 cores, AVX-512, Numba 0.68 / llvmlite 0.50,
 NumPy 2.4 with OpenBLAS), nanoGPT's CPU-recipe shapes (M = B*T = 768 rows),
-two threads, best of 10 runs in one `minillm bench` run (2026-11-28; the
+two threads, the best of repeated calls in one `minillm bench` run (2026-11-28; the
 machine is shared, so single runs swing by 10-20%):
 
     C = A B                  naive  reordered  blocked  packed   np.matmul  packed/np
