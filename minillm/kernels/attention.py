@@ -507,6 +507,8 @@ def _one_head_per_core(BH):
     return BH % threads == 0 or BH >= 4 * threads
 
 
+# n rounded up to a multiple (jitted so that attention_short.py's kernels call it too)
+@njit(cache=True)
 def _round_up(n, multiple):
     return (n + multiple - 1) // multiple * multiple
 

@@ -38,18 +38,12 @@ import numpy as np
 from numba import njit
 
 from minillm.kernels.attention import (
-    BK, BQ, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _probs_and_dscores, _row_max,
-    _row_sum,
+    BK, BQ, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _probs_and_dscores, _round_up,
+    _row_max, _row_sum,
 )
 
 TK_MAX = BK                    # keys this kernel takes: one block
 PARALLEL_MIN_WORK = 1 << 24    # X*Y*Tq*Tk*D multiply-adds below which the heads run on one thread
-
-
-# C rounded up to whole register tiles (NC columns)
-@njit(cache=True)
-def _padded_width(C):
-    return (C + NC - 1) // NC * NC
 
 
 # Every array here is head-interleaved, (X, T, Y*C) C-contiguous: head h of row t owns
@@ -88,7 +82,7 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
     scale = _inv_sqrt(D, q)
     Q = np.zeros((BQ, D), dtype=q.dtype)
     K_T = np.zeros((D, BK), dtype=q.dtype)
-    V = np.zeros((BK, _padded_width(Dv)), dtype=q.dtype)
+    V = np.zeros((BK, _round_up(Dv, NC)), dtype=q.dtype)
     S = np.empty((BQ, BK), dtype=q.dtype)
     O = np.empty((BQ, V.shape[1]), dtype=q.dtype)
     shift = np.empty(BQ, dtype=q.dtype)
@@ -131,7 +125,7 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
 def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, has_mask, causal, dq, dk, dv):
     X, Tq, D = q.shape[0], q.shape[1], q.shape[2] // Y
     Tk, Dv = k.shape[1], v.shape[2] // Y
-    D_pad, Dv_pad = _padded_width(D), _padded_width(Dv)
+    D_pad, Dv_pad = _round_up(D, NC), _round_up(Dv, NC)
     scale = _inv_sqrt(D, q)
     Q = np.zeros((BQ, D_pad), dtype=q.dtype)
     K = np.zeros((BK, D_pad), dtype=q.dtype)
