@@ -3,7 +3,8 @@
     for it in range(max_iters):
         x, y   = random contiguous windows of the training tokens       (B, T)
         loss   = model.forward(x, y)                                    causal-LM pre-training (§2.3)
-        grads  = model.backward(cache)
+        grads  = model.backward(cache)                 (threads > 1: the batch split over threads,
+                                                        minillm/parallel.py; the same sums)
         clip_grad_norm(grads, grad_clip)
         opt.step(grads, lr=cosine_schedule(it))                          AdamW, warmup + cosine
         every eval_interval: mean loss on held-out windows, checkpoint
@@ -22,6 +23,7 @@ import numpy as np
 from minillm.atomic import write_json_atomic
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
+from minillm.parallel import DataParallel, default_threads
 
 
 @dataclass
@@ -41,6 +43,7 @@ class TrainConfig:
     log_interval: int = 10
     seed: int = 1337
     checkpoint: bool = True
+    threads: int = 1  # data parallel: the batch split over this many threads (0 = one per core)
 
     def __post_init__(self):
         check_int("batch_size", self.batch_size, low=1)
@@ -57,6 +60,7 @@ class TrainConfig:
         check_int("eval_iters", self.eval_iters, low=1)
         check_int("log_interval", self.log_interval, low=1)
         check_int("seed", self.seed, low=0)
+        check_int("threads", self.threads, low=0)
 
     @classmethod
     def from_dict(cls, d):
@@ -80,18 +84,22 @@ def get_batch(tokens, batch_size, block_size, rng):
     return x.astype(np.int64), y.astype(np.int64)
 
 
-def estimate_loss(model, tokens, cfg, rng):
+def estimate_loss(model, tokens, cfg, rng, parallel=None):
     """Mean loss over eval_iters random batches, no dropout, no backward."""
     block = model.config.block_size
     losses = []
     for _ in range(cfg.eval_iters):
         x, y = get_batch(tokens, cfg.batch_size, block, rng)
-        losses.append(model.forward(x, y, training=False)[1])
+        losses.append(_batch_loss(model, x, y, parallel))
     return float(np.mean(losses))
 
 
+def _batch_loss(model, x, y, parallel):
+    return model.forward(x, y, training=False)[1] if parallel is None else parallel.loss(x, y)
+
+
 # mean over every window  x = tokens[iT : iT+T],  y = tokens[iT+1 : iT+T+1]
-def full_split_loss(model, tokens, batch_size):
+def full_split_loss(model, tokens, batch_size, parallel=None):
     """Mean loss over the whole split in non-overlapping windows: every token predicted once, no sampling noise."""
     T = model.config.block_size
     n_windows = (tokens.size - 1) // T
@@ -102,7 +110,7 @@ def full_split_loss(model, tokens, batch_size):
     for i in range(0, n_windows, batch_size):
         s = starts[i:i + batch_size, None] + np.arange(T)
         x, y = tokens[s].astype(np.int64), tokens[s + 1].astype(np.int64)
-        total += model.forward(x, y, training=False)[1] * x.size
+        total += _batch_loss(model, x, y, parallel) * x.size
     return total / (n_windows * T)
 
 
@@ -130,6 +138,8 @@ class Trainer:
         self.batch_rng = np.random.default_rng(seeds[0])  # which windows we train on
         self.eval_rng = np.random.default_rng(seeds[1])  # which windows we evaluate on
         self.dropout_rng = np.random.default_rng(seeds[2])  # dropout masks
+        threads = min(cfg.threads or default_threads(), cfg.batch_size)
+        self.parallel = DataParallel(model, threads) if threads > 1 else None
         self.iter = 0
         self.history = {"iter": [], "train_loss": [], "lr": [], "eval_iter": [], "val_loss": [], "eval_train_loss": []}
         self.iter_times = []
@@ -144,13 +154,16 @@ class Trainer:
         """One optimisation step; returns the training loss of the batch."""
         c, model = self.cfg, self.model
         x, y = get_batch(self.train_tokens, c.batch_size, model.config.block_size, self.batch_rng)
-        _, loss, cache = model.forward(x, y, training=True, rng=self.dropout_rng)
+        if self.parallel is None:
+            _, loss, cache = model.forward(x, y, training=True, rng=self.dropout_rng)
+            grads = model.backward(cache) if math.isfinite(loss) else None
+        else:
+            loss, grads = self.parallel.loss_and_grads(x, y, rng=self.dropout_rng)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf). "
                 f"Try a lower learning rate (now {self.lr_at(self.iter):.2e}) or gradient clipping."
             )
-        grads = model.backward(cache)
         lr = self.lr_at(self.iter)
         if self.fused:
             # the same clipping, folded into the update as one scale factor
@@ -170,8 +183,8 @@ class Trainer:
         return loss
 
     def evaluate(self):
-        val = estimate_loss(self.model, self.val_tokens, self.cfg, self.eval_rng)
-        train = estimate_loss(self.model, self.train_tokens, self.cfg, self.eval_rng)
+        val = estimate_loss(self.model, self.val_tokens, self.cfg, self.eval_rng, self.parallel)
+        train = estimate_loss(self.model, self.train_tokens, self.cfg, self.eval_rng, self.parallel)
         self.history["eval_iter"].append(self.iter)
         self.history["val_loss"].append(val)
         self.history["eval_train_loss"].append(train)
@@ -200,7 +213,7 @@ class Trainer:
             bar.close()
         if self.iter == c.max_iters and self.final_val_loss is None:
             # the number summary.json reports: the whole validation split, not a sample of it
-            self.final_val_loss = full_split_loss(self.model, self.val_tokens, c.batch_size)
+            self.final_val_loss = full_split_loss(self.model, self.val_tokens, c.batch_size, self.parallel)
             msg = f"final val loss over the whole validation split: {self.final_val_loss:.4f}"
             print(msg, flush=True) if self.progress else None
         return self.history
@@ -258,6 +271,7 @@ class Trainer:
             "params": self.model.n_params,
             "wall_time_s": float(np.sum(self.iter_times)),
             "backend": self.model.config.backend,
+            "threads": 1 if self.parallel is None else self.parallel.n_threads,
         }
 
 

@@ -37,14 +37,15 @@ def _trainer(max_iters=20, seed=0, **kw):
     return Trainer(GPT(cfg, seed=1), tokens[:500], tokens[500:], tcfg, progress=False)
 
 
-def test_twenty_steps_straight_equal_ten_resume_ten(tmp_path):
-    straight = _trainer()
+@pytest.mark.parametrize("threads", [1, 2])
+def test_twenty_steps_straight_equal_ten_resume_ten(tmp_path, threads):
+    straight = _trainer(threads=threads)
     straight.run()
 
-    first = _trainer()
+    first = _trainer(threads=threads)
     first.run(until=10)
     first.save(str(tmp_path / "ck"))
-    resumed = _trainer()  # fresh objects, as in a new process
+    resumed = _trainer(threads=threads)  # fresh objects, as in a new process
     resumed.restore(load_checkpoint(str(tmp_path / "ck" / "ckpt.npz")))
     assert resumed.iter == 10
     resumed.run()
@@ -52,7 +53,7 @@ def test_twenty_steps_straight_equal_ten_resume_ten(tmp_path):
         np.testing.assert_array_equal(resumed.model.params[k], straight.model.params[k], err_msg=k)
     assert resumed.history["train_loss"] == straight.history["train_loss"]
     # and a run that does not resume differs (the test can fail)
-    other = _trainer(seed=1)
+    other = _trainer(seed=1, threads=threads)
     other.run()
     assert not np.array_equal(other.model.params["wte"], straight.model.params["wte"])
 

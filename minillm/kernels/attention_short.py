@@ -50,7 +50,7 @@ PARALLEL_MIN_WORK = 1 << 24    # X*Y*Tq*Tk*D multiply-adds below which the heads
 # columns h*C .. h*C + C - 1, which is exactly the projections' (B, T, H*D) output.
 
 # block[0:n, 0:C] = x[b, t0:t0+n, col0:col0+C], zeros below row n (columns past C stay zero)
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _load(x, b, col0, C, t0, n, block):
     xb = x[b]
     for t in range(n):
@@ -62,7 +62,7 @@ def _load(x, b, col0, C, t0, n, block):
 
 
 # block_T[0:C, 0:n] = x[b, t0:t0+n, col0:col0+C]^T, zeros right of column n
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _load_transposed(x, b, col0, C, t0, n, block_T):
     xb = x[b]
     for t in range(n):

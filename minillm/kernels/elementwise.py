@@ -55,7 +55,7 @@ TANH_Q = tuple(np.float32(c) for c in (1.0, 37.8322639465332, 169.54931640625, 1
 
 
 # float32 tanh without libm:  v = clamp(u, -9, 9),  w = v^2 / 81,  t = v P(w) / Q(w);  exactly +-1 beyond +-9
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tanh_float32(u):
     p, q = TANH_P, TANH_Q
     v = u
@@ -75,7 +75,7 @@ def _tanh_float32(u):
 
 
 # float32, one pass:  a = h + b;  u = sqrt(2/pi) (a + 0.044715 a^3);  t = tanh(u);  z = 0.5 a (1 + t)
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bias_gelu_float32(a, b, has_bias, t, z):
     c, k = np.float32(SQRT_2_OVER_PI), np.float32(GELU_CUBIC)
     N, F = a.shape
@@ -89,7 +89,7 @@ def _bias_gelu_float32(a, b, has_bias, t, z):
             z[n, f] = np.float32(0.5) * x * (np.float32(1.0) + tt)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tanh_float32_array(u, out):
     for i in range(u.size):
         out[i] = _tanh_float32(u[i])
@@ -104,7 +104,7 @@ def tanh_float32(u):
 
 # a_nf = h_nf + b_f   (in place, when there is a bias)
 # u_nf = sqrt(2/pi) (a_nf + 0.044715 a_nf^3)      written into t, which np.tanh then overwrites
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bias_gelu_argument(a, b, has_bias, t, sqrt_2_over_pi, cubic):
     N, F = a.shape
     for n in range(N):
@@ -116,7 +116,7 @@ def _bias_gelu_argument(a, b, has_bias, t, sqrt_2_over_pi, cubic):
 
 
 # z_nf = 0.5 a_nf (1 + t_nf)
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gelu_output(a, t, z, half, one):
     N, F = a.shape
     for n in range(N):
@@ -125,7 +125,7 @@ def _gelu_output(a, t, z, half, one):
 
 
 # da_nf = dz_nf * (0.5 (1 + t) + 0.5 a (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 a^2))    in place of dz
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _gelu_backward(dz, a, t, sqrt_2_over_pi, three_cubic, half, one):
     N, F = a.shape
     for n in range(N):

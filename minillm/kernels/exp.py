@@ -99,7 +99,7 @@ def _exp_rows_numba(S, shift, n_rows, n_cols, scratch):
     return _exp_rows_32 if S.dtype == types.float32 else _exp_rows_64
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def exp_kernel(x):
     """exp of a 1-D array through _exp_rows (for tests and the notebook)."""
     S = x.copy().reshape(1, x.size)

@@ -136,7 +136,7 @@ def feedforward_backward(dout, cache):
 # The sum s_n is the one reassociated (fastmath) line: vector-wide partial sums
 # instead of a serial chain of V additions; it changes s_n by ~1e-16 relative.
 # ---------------------------------------------------------------------------
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum_float64(row):
     s = 0.0
     for v in range(row.size):
@@ -144,7 +144,7 @@ def _sum_float64(row):
     return s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _softmax_xent(logits, m, targets, valid, logp, g):
     N, V = logits.shape
     shift = np.empty(1, dtype=logits.dtype)
@@ -197,7 +197,7 @@ def cross_entropy_backward(dloss, cache):
 #   dE[v, :] = sum over positions p with ids[p] == v of dout[p, :]        (V, C)
 # One loop in position order, so repeated ids add up exactly as np.add.at adds them.
 # ---------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scatter_add_rows(ids, dout, dE):
     for p in range(ids.size):
         row = ids[p]

@@ -45,7 +45,7 @@ def _check_norm_args(x, gamma, beta, eps):
 
 
 # sum_c v_c   and   sum_c v_c w_c, in float64 (the only reassociated arithmetic here)
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum(v):
     s = 0.0
     for c in range(v.size):
@@ -53,7 +53,7 @@ def _sum(v):
     return s
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum_of_squares_centred(v, mean):
     s = 0.0
     for c in range(v.size):
@@ -62,7 +62,7 @@ def _sum_of_squares_centred(v, mean):
     return s
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _dot(v, w):
     s = 0.0
     for c in range(v.size):
@@ -79,7 +79,7 @@ def _dot(v, w):
 # eps and one arrive in x's dtype, and the float64 sums are rounded to that dtype
 # by storing them in arrays of it (mean, var): every line is evaluated in x's dtype.
 # ---------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _layernorm_forward(x, gamma, beta, eps, one, out, mean, rstd, var):
     N, C = x.shape
     for n in range(N):
@@ -99,7 +99,7 @@ def _layernorm_forward(x, gamma, beta, eps, one, out, mean, rstd, var):
 #   dx_nc    = rstd_n * (dxhat_nc - mean_c(dxhat_n) - xhat_nc * mean_c(dxhat_n * xhat_n))
 #   dgamma_c = sum_n dout_nc * xhat_nc,     dbeta_c = sum_n dout_nc      (float64 sums)
 # ---------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _layernorm_backward(dout, x, mean, rstd, gamma, dx, dgamma, dbeta):
     N, C = x.shape
     xhat = np.empty(C, dtype=x.dtype)
@@ -123,7 +123,7 @@ def _layernorm_backward(dout, x, mean, rstd, gamma, dx, dgamma, dbeta):
 #   rrms_n = 1 / sqrt((1/C) sum_c x_nc^2 + eps)
 #   out_nc = x_nc * rrms_n * gamma_c
 # ---------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _rmsnorm_forward(x, gamma, eps, one, out, rrms, ms):
     N, C = x.shape
     for n in range(N):
@@ -140,7 +140,7 @@ def _rmsnorm_forward(x, gamma, eps, one, out, rrms, ms):
 #   dx_nc    = rrms_n * (dxhat_nc - xhat_nc * mean_c(dxhat_n * xhat_n))
 #   dgamma_c = sum_n dout_nc * xhat_nc                                     (float64 sum)
 # ---------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _rmsnorm_backward(dout, x, rrms, gamma, dx, dgamma):
     N, C = x.shape
     xhat = np.empty(C, dtype=x.dtype)

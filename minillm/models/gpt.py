@@ -256,16 +256,19 @@ class GPT:
         return self.ops.layernorm_forward(x, p[prefix + ".gamma"], beta, eps=c.norm_eps)
 
     # ----------------------------------------------------------------- backward
-    def backward(self, cache):
-        """Gradients of the mean loss for every parameter: the forward's steps, in reverse."""
+    def backward(self, cache, dloss=1.0):
+        """Gradients of dloss * (the mean loss) for every parameter: the forward's steps, in reverse.
+
+        dloss = 1 gives the gradients of the loss itself; minillm.parallel passes a shard's share n_s / n.
+        """
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets (and no kv_cache)")
         c, p, ops = self.config, self.params, self.ops
         H = c.n_head
         g = {}
 
-        # loss = cross_entropy(logits, targets)  ->  dlogits = (probs - onehot) / N
-        dlogits = ops.cross_entropy_backward(1.0, cache["loss"])
+        # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
+        dlogits = ops.cross_entropy_backward(dloss, cache["loss"])
         # logits = x E^T
         dx, dWhead, _ = ops.linear_backward(dlogits, cache["head"])
         dx = self._norm_backward(dx, cache["ln_f"], "ln_f", g)

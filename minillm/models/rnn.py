@@ -212,15 +212,15 @@ class RNNLM:
         return logits, loss, caches
 
     # ----------------------------------------------------------------- backward
-    def backward(self, cache):
-        """Gradients of the mean loss for every parameter: the forward's steps, in reverse."""
+    def backward(self, cache, dloss=1.0):
+        """Gradients of dloss * (the mean loss) for every parameter: the forward's steps, in reverse."""
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets")
         c = self.config
         _, _, cell_backward = CELLS[c.cell]
         g = {}
-        # loss = cross_entropy(logits, targets)  ->  dlogits = (probs - onehot) / N
-        dlogits = cross_entropy_backward(1.0, cache["loss"])
+        # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
+        dlogits = cross_entropy_backward(dloss, cache["loss"])
         # logits = h W_out + b_out
         dx, g["W_out"], g["b_out"] = linear_backward(dlogits, cache["head"])
         for layer in reversed(range(c.n_layer)):

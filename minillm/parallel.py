@@ -1,0 +1,172 @@
+"""Data parallelism on one machine: each thread computes the gradient of one slice of the batch.
+
+The batch loss is a mean over its n target tokens, so it splits exactly into
+shards s = 1..S of n_s tokens each:
+
+    loss  = sum_s (n_s / n) * loss_s            loss_s = mean loss over shard s
+    grads = sum_s d[(n_s / n) * loss_s]/dθ      each shard's backward starts from dloss = n_s / n
+
+so every shard runs the model's ordinary forward and backward on its own rows,
+and the gradients are simply added.  This is PyTorch's DistributedDataParallel
+in miniature: threads instead of processes, a sum instead of an all-reduce.
+
+Why threads help in Python here: the heavy work never holds the GIL.
+np.matmul hands the products to BLAS, which releases it, and the Numba kernels
+are compiled with nogil=True.  While shards run, BLAS is kept to ONE thread
+per call: otherwise each shard's product asks OpenBLAS for both cores, and
+OpenBLAS's worker spin-waits on the core the other shard needs.  (Measured on
+2 cores, nanoGPT's CPU recipe: 2 shards of 6 sequences take 0.75-0.85x the
+time of one batch of 12 with 2 BLAS threads.)
+
+Results are the same sums in a different order: float64 agrees with the
+unsharded step to ~1e-15, float32 to rounding (tests/test_parallel.py).
+"""
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+
+IGNORE_INDEX = -100  # the cross-entropy's default: such targets count for nothing
+
+
+class DataParallel:
+    """Split batches over `n_threads` threads; `loss_and_grads` is forward + backward of the whole batch.
+
+        with DataParallel(model, n_threads=2) as dp:
+            loss, grads = dp.loss_and_grads(x, y, rng=dropout_rng)   # = forward(x, y) + backward, sharded
+            loss = dp.loss(x, y)                                     # forward only, training=False
+
+    The model needs forward(idx, targets, training=..., rng=...) and backward(cache, dloss=...).
+    """
+
+    def __init__(self, model, n_threads):
+        if not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
+            raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}")
+        self.model, self.n_threads = model, n_threads
+        self.pool = ThreadPoolExecutor(n_threads, thread_name_prefix="minillm-shard", initializer=_one_thread_each)
+
+    def _shards(self, x, y):
+        # contiguous row slices, as equal as B allows: B = 12, 2 threads -> rows 0..5 and 6..11
+        bounds = np.linspace(0, x.shape[0], min(self.n_threads, x.shape[0]) + 1).astype(int)
+        shards = [(x[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        counts = [int(np.count_nonzero(ys != IGNORE_INDEX)) for _, ys in shards]
+        n = sum(counts)
+        # n_s / n; a shard with no counted token adds nothing (and is not run)
+        return [(xs, ys, c / n) for (xs, ys), c in zip(shards, counts) if c > 0]
+
+    def loss_and_grads(self, x, y, rng=None):
+        """Mean loss of the batch and its gradients, the shards computed at once on the threads."""
+        shards = self._shards(x, y)
+        # one Generator per shard for dropout, drawn from rng so that a run stays reproducible
+        seeds = rng.integers(0, 2**63, size=len(shards)) if rng is not None else [None] * len(shards)
+        with single_threaded_blas():
+            jobs = [self.pool.submit(self._forward_backward, xs, ys, w, seed)
+                    for (xs, ys, w), seed in zip(shards, seeds)]
+            results = [job.result() for job in jobs]
+        # loss = sum_s w_s loss_s;  grads = sum_s grads_s  (each already scaled by w_s)
+        loss = sum(w * loss_s for (_, _, w), (loss_s, _) in zip(shards, results))
+        grads = results[0][1]
+        for _, g in results[1:]:
+            for name in grads:
+                grads[name] += g[name]
+        return loss, grads
+
+    def _forward_backward(self, x, y, weight, seed):
+        rng = None if seed is None else np.random.default_rng(seed)
+        _, loss, cache = self.model.forward(x, y, training=True, rng=rng)
+        return loss, self.model.backward(cache, dloss=weight)
+
+    def loss(self, x, y):
+        """Mean loss of the batch without dropout or backward (evaluation)."""
+        shards = self._shards(x, y)
+        with single_threaded_blas():
+            jobs = [self.pool.submit(self._loss, xs, ys) for xs, ys, _ in shards]
+            losses = [job.result() for job in jobs]
+        return sum(w * loss_s for (_, _, w), loss_s in zip(shards, losses))
+
+    def _loss(self, x, y):
+        return self.model.forward(x, y, training=False)[1]
+
+    def close(self):
+        self.pool.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _one_thread_each():
+    # a shard thread runs its Numba kernels on itself alone (the attention kernel's own pool stays idle)
+    import numba
+
+    numba.set_num_threads(1)
+
+
+# ------------------------------------------------------------------ BLAS threads
+# NumPy's wheels bundle OpenBLAS, whose thread count can be changed at run time
+# through its C API (the environment variable OPENBLAS_NUM_THREADS is read only
+# once, at load).  With another BLAS the calls below do nothing: still correct,
+# only the threads may compete.
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
+            "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_",
+            "openblas_get_num_threads")
+_blas = []  # [] until looked up, then [(get, set)] or [None]
+
+
+def _openblas():
+    if not _blas:
+        _blas.append(_find_openblas())
+    return _blas[0]
+
+
+def _find_openblas():
+    try:
+        with open("/proc/self/maps") as f:  # Linux: the libraries this process has loaded
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        get = next((getattr(lib, name) for name in _GETTERS if hasattr(lib, name)), None)
+        put = next((getattr(lib, name) for name in _SETTERS if hasattr(lib, name)), None)
+        if get is not None and put is not None:
+            get.restype = ctypes.c_int
+            put.argtypes = [ctypes.c_int]
+            return get, put
+    return None
+
+
+def blas_threads():
+    """OpenBLAS's thread count, or None when NumPy's BLAS is not a recognised OpenBLAS."""
+    blas = _openblas()
+    return None if blas is None else int(blas[0]())
+
+
+@contextmanager
+def single_threaded_blas():
+    """Inside the block every BLAS call runs on the calling thread alone; the old count comes back after."""
+    blas = _openblas()
+    before = None if blas is None else blas[0]()
+    if before is not None and before != 1:
+        blas[1](1)
+    try:
+        yield
+    finally:
+        if before is not None and before != 1:
+            blas[1](before)
+
+
+def default_threads():
+    """One shard thread per CPU core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
