@@ -39,14 +39,17 @@ def model_flops_per_token(n_layer, n_embd, block_size, vocab_size):
     return 6 * N + 12 * n_layer * block_size * n_embd
 
 
-def gpt_step_ms(backend, *, iters=30, warmup=5, seed=0):
-    """Median ms of one full training step (Trainer.step: forward, backward, clip, AdamW) on the recipe."""
+def gpt_step_ms(backend, *, threads=1, iters=30, warmup=5, seed=0):
+    """Median ms of one full training step (Trainer.step: forward, backward, clip, AdamW) on the recipe.
+
+    threads: the data-parallel shards (minillm/parallel.py); the shipped config uses 2."""
     from minillm.models.gpt import GPT, GPTConfig
     from minillm.train import Trainer, TrainConfig
 
     model = GPT(GPTConfig(**RECIPE, backend=backend), seed=seed)
     tokens = np.random.default_rng(seed).integers(0, RECIPE["vocab_size"], size=20_000)
-    cfg = TrainConfig(batch_size=BATCH, max_iters=warmup + iters, warmup_iters=10, lr_decay_iters=warmup + iters)
+    cfg = TrainConfig(batch_size=BATCH, max_iters=warmup + iters, warmup_iters=10, lr_decay_iters=warmup + iters,
+                      threads=threads)
     trainer = Trainer(model, tokens[:15_000], tokens[15_000:], cfg, progress=False)
     times, losses = [], []
     for i in range(warmup + iters):
@@ -198,9 +201,11 @@ def run_bench(args):
     tokens = BATCH * RECIPE["block_size"]
     steps = []
     iters = 10 if quick else 30
-    for backend in ("numpy", "numba"):
-        ms, losses = gpt_step_ms(backend, iters=iters)
-        steps.append({"impl": f"minillm-{backend}", "ms_per_iter": ms, "tokens_per_s": tokens / ms * 1e3,
+    # both backends as the shipped config runs them (2 data-parallel threads), and numba on one shard
+    for impl, backend, threads in (("minillm-numpy", "numpy", 2), ("minillm-numba", "numba", 2),
+                                   ("minillm-numba-unsharded", "numba", 1)):
+        ms, losses = gpt_step_ms(backend, threads=threads, iters=iters)
+        steps.append({"impl": impl, "threads": threads, "ms_per_iter": ms, "tokens_per_s": tokens / ms * 1e3,
                       "mfu": flops_tok * tokens / (ms / 1e3) / (peak * 1e9), "first_losses": losses[:3]})
 
     # PyTorch only now, after every minillm measurement, so that its own OpenMP runtime and
@@ -217,7 +222,7 @@ def run_bench(args):
     if tms is not None:
         steps.append({"impl": "torch-eager", "ms_per_iter": tms, "tokens_per_s": tokens / tms * 1e3,
                       "mfu": flops_tok * tokens / (tms / 1e3) / (peak * 1e9)})
-        for s in steps[:2]:
+        for s in steps[:-1]:
             s["ratio_to_torch"] = s["ms_per_iter"] / tms
     result["gpt_step"] = {"recipe": {**RECIPE, "batch_size": BATCH}, "peak_gflops": peak,
                           "flops_per_token": flops_tok, "rows": steps}

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from minillm.allocator import keep_freed_memory
 from minillm.atomic import write_json_atomic
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
@@ -130,6 +131,7 @@ class Trainer:
             if t.size < block + 1:
                 raise ValueError(f"{name} has {t.size} tokens, fewer than block_size + 1 = {block + 1}")
         self.out_dir, self.tokenizer, self.progress = out_dir, tokenizer, progress
+        keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; allocator.py)
         # backend "numba": the AdamW update and the clipping norm run as jitted kernels too
         self.fused = model.config.backend == "numba"
         self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
