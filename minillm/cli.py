@@ -250,7 +250,7 @@ def cmd_train(args):
     m = trainer.model
     print(f"training a GPT with {m.n_params:,} parameters on {args.data} "
           f"({len(trainer.train_tokens):,} train / {len(trainer.val_tokens):,} val tokens, vocab {tok.vocab_size}, "
-          f"backend {m.config.backend})")
+          f"backend {m.config.backend}, {1 if trainer.parallel is None else trainer.parallel.n_threads} thread(s))")
     t0 = time.time()
     trainer.run()
     summary = finish_run(trainer, out_dir, {"seconds": time.time() - t0, "data": str(args.data)})

@@ -14,18 +14,18 @@ Prints median ms per iteration (forward + backward + clip + AdamW), tokens/s,
 minor page faults per iteration, and the largest parameter difference to the
 numpy variant after the run.
 
---mallopt keeps freed memory in glibc's heap (no trimming, no mmap below 32 MiB).
+--mallopt keeps freed memory in glibc's heap, as training does (minillm/allocator.py).
 Without it, every step gives ~26 MB of activations back to the OS and faults them
 in again (~6500 minor page faults per step, each a zeroed 4 KiB page).
 """
 import argparse
-import ctypes
 import resource
 import time
 from types import SimpleNamespace
 
 import numpy as np
 
+from minillm.allocator import keep_freed_memory
 from minillm import layers
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
@@ -75,10 +75,7 @@ def main():
     ap.add_argument("--mallopt", action="store_true", help="glibc: never trim the heap, mmap only above 32 MiB")
     a = ap.parse_args()
     if a.mallopt:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        keep_freed_memory()  # what Trainer does (minillm/allocator.py)
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, dtype=a.dtype)
     variants = {"numpy": (namespace(False, False), numpy_update), "fused": (namespace(True, False), fused_update)}
     if not a.no_kernels:

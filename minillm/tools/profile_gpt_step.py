@@ -10,7 +10,7 @@ head split/merge, wpe, the tied-head transpose).  Medians over --iters iteration
 --fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the
 chosen backend's namespace (useful before they are exported by minillm.kernels),
 and updates with global_grad_norm + adamw_step (minillm.kernels.optim).
---mallopt keeps freed memory in glibc's heap (see minillm/tools/bench_gpt_step.py).
+--mallopt keeps freed memory in glibc's heap, as training does (minillm/allocator.py).
 
 On a shared machine, OpenBLAS's 2 threads contend with other processes' and a
 step can take 10x longer: compare variants in one run, or set
@@ -18,7 +18,6 @@ OPENBLAS_NUM_THREADS=1 for a steadier (if slower) comparison.
 """
 import argparse
 import cProfile
-import ctypes
 import pstats
 import time
 from collections import defaultdict
@@ -26,6 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from minillm.allocator import keep_freed_memory
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.optim import AdamW, clip_grad_norm
@@ -59,9 +59,7 @@ def main():
     global clock
     clock = time.thread_time if a.cpu_time else time.perf_counter
     if a.mallopt:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 1 << 30)    # M_TRIM_THRESHOLD
+        keep_freed_memory()  # what Trainer does (minillm/allocator.py)
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, backend=a.backend)
     model = GPT(cfg, seed=0)
     totals = defaultdict(float)
