@@ -65,13 +65,25 @@ def test_training_lowers_the_loss():
     assert t.history["val_loss"][-1] < t.history["val_loss"][0]
 
 
-def test_nan_loss_stops_with_the_step_named():
-    t = _trainer()
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nan_loss_stops_with_the_step_named(threads):
+    t = _trainer(threads=threads)
     t.run(until=3)
     t.model.params["wte"][0, 0] = np.nan
     t.model.params["wte"][:] = np.nan
     with pytest.raises(TrainingDiverged, match="step 3"):
         t.step()
+
+
+def test_threads_zero_means_one_per_core_and_never_more_than_the_batch(monkeypatch):
+    import minillm.train as train_module
+
+    monkeypatch.setattr(train_module, "default_threads", lambda: 3)
+    assert _trainer(threads=0).parallel.n_threads == 3
+    monkeypatch.setattr(train_module, "default_threads", lambda: 64)
+    assert _trainer(threads=0).parallel.n_threads == 4  # batch_size 4: one window per thread at most
+    monkeypatch.setattr(train_module, "default_threads", lambda: 1)
+    assert _trainer(threads=0).parallel is None  # one core: the plain step, no pool
 
 
 # ------------------------------------------------------------------------- CLI
