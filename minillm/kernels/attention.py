@@ -314,12 +314,18 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
 def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scratch,
                        Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab):
     _block_product(BQ, BK, D, q, row, False, k_T, 0, k0, S, False)
+    _block_product(BQ, BK, Dv, dout, row, False, v_T, 0, k0, dP, False)
+    _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset, has_mask, mask, slab)
+
+
+# From S = Q K^T and dP = dO V^T of a block:  P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
+@njit(cache=True)
+def _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset, has_mask, mask, slab):
     for r in range(BQ):
         for c in range(BK):
             S[r, c] *= scale
     _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab)
     _exp_rows(S, shift, BQ, BK, scratch)
-    _block_product(BQ, BK, Dv, dout, row, False, v_T, 0, k0, dP, False)
     for r in range(BQ):
         for c in range(BK):
             dP[r, c] = S[r, c] * (dP[r, c] - delta[r])

@@ -14,12 +14,19 @@ a (B, H, T, D) array per layer.  Here
   * one head at a time is gathered into small zero-padded blocks (8 KiB
     each) that stay in L1 while its rows use them;
   * out, dq, dk, dv are written in the same layout and returned as
-    (X, Y, T, C) views, so merge_heads after them is a free reshape.
+    (X, Y, T, C) views, so merge_heads after them is a free reshape;
+  * with causal masking the products skip what the mask hides, one register
+    tile (8 rows) at a time: a tile of queries stops at its last visible key
+    (in Q K^T, dO V^T, P V and dS K), a tile of keys starts at the first query
+    that sees it (in P^T dO and dS^T Q).  At T = 64 that leaves out 19% of
+    Q K^T and ~45% of the others.
 
 Measured at the recipe's shape, one thread: forward 0.6 ms, backward 1.0 ms
-per layer, spread over every step below (loads, exp, the output's logs, the
-row reductions, the two products: 0.05-0.13 ms each), against 0.7 / 1.4 ms
-for the flash kernel with its copies.
+per layer before the causal skipping, spread over every step below (loads,
+exp, the output's logs, the row reductions, the two products: 0.05-0.13 ms
+each), against 0.7 / 1.4 ms for the flash kernel with its copies.  With it,
+on one data-parallel shard (6, 4, 64, 32): forward 0.30 -> 0.27 ms, backward
+0.46 -> 0.39 ms.
 
 Per head, with Q, K, V the head's blocks and s = 1/sqrt(D):
 
@@ -38,8 +45,8 @@ import numpy as np
 from numba import njit
 
 from minillm.kernels.attention import (
-    BK, BQ, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _probs_and_dscores, _round_up,
-    _row_max, _row_sum,
+    BK, BQ, MR_ATT, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _dscores,
+    _round_up, _row_max, _row_sum, _tile,
 )
 
 TK_MAX = BK                    # keys this kernel takes: one block
@@ -73,6 +80,15 @@ def _load_transposed(x, b, col0, C, t0, n, block_T):
             block_T[c, t] = 0.0
 
 
+# How many keys the 8 query rows q0 + i .. q0 + i + 7 can see between them: all Tk, or with causal
+# (row t sees keys up to t + Tk - Tq) those up to the tile's last row's
+@njit(cache=True, nogil=True)
+def _keys_seen(i, q0, Tk, Tq, causal):
+    if not causal:
+        return Tk
+    return max(0, min(Tk, q0 + i + MR_ATT + Tk - Tq))
+
+
 #   q (X, Tq, Y*D)  k (X, Tk, Y*D)  v (X, Tk, Y*Dv)   ->  out (X, Tq, Y*Dv), lse (X, Y, Tq)
 #   mask (n_slabs, 1 or Tq, 1 or Tk), slab[x * Y + y] = the slab of head (x, y)
 @njit(cache=True, nogil=True)
@@ -94,8 +110,12 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
         for q0 in range(0, Tq, BQ):                      # one block of queries, unless Tq > 64
             rows = min(BQ, Tq - q0)
             _load(q, b, h * D, D, q0, rows, Q)
-            # S = s Q K^T, -inf where masked
-            _block_product(BQ, BK, D, Q, 0, False, K_T, 0, 0, S, False)
+            # S = s Q K^T, -inf where masked; with causal, each 8-row tile only up to its last visible key
+            for i in range(0, BQ, MR_ATT):
+                seen = _keys_seen(i, q0, Tk, Tq, causal)
+                for j in range(0, _round_up(seen, NC), NC):
+                    S[i:i + MR_ATT, j:j + NC] = 0.0
+                    _tile(D, Q, i, False, K_T, 0, j, S, i, j)
             for r in range(BQ):
                 for c in range(BK):
                     S[r, c] *= scale
@@ -105,8 +125,12 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
                 m = _row_max(S, r, -np.inf)
                 shift[r] = m if m > -np.inf else 0.0
             _exp_rows(S, shift, BQ, BK, scratch)
-            # out = P V / l,   lse = m + log l
-            _block_product(BQ, O.shape[1], BK, S, 0, False, V, 0, 0, O, False)
+            # out = P V / l,   lse = m + log l     (the keys a tile cannot see have P = 0: left out)
+            for i in range(0, BQ, MR_ATT):
+                seen = _keys_seen(i, q0, Tk, Tq, causal)
+                for j in range(0, O.shape[1], NC):
+                    O[i:i + MR_ATT, j:j + NC] = 0.0
+                    _tile(seen, S, i, False, V, 0, j, O, i, j)
             for r in range(rows):
                 l = _row_sum(S, r)
                 if l != 0.0:                             # (NaN too: NaN in, NaN out)
@@ -157,13 +181,35 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
                     shift[r] = lse[b, h, q0 + r]
                     for d in range(Dv):
                         delta[r] += dO[r, d] * out[b, q0 + r, h * Dv + d]
-            # P = exp(s Q K^T - lse) into S,  dS = P (dout V^T - D_i) into dP
-            _probs_and_dscores(Q, K_T, dO, V_T, 0, q0, 0, shift, delta, S, dP, scratch,
-                               Tq, Tk, D, Dv, scale, causal, Tk - Tq, has_mask, mask, slab[head])
-            # dV (+)= P^T dout,   dK (+)= dS^T Q,   dQ = dS K
-            _block_product(BK, Dv_pad, BQ, S, 0, True, dO, 0, 0, dV, q0 > 0)
-            _block_product(BK, D_pad, BQ, dP, 0, True, Q, 0, 0, dK, q0 > 0)
-            _block_product(BQ, D_pad, BK, dP, 0, False, K, 0, 0, dQ, False)
+            # S = Q K^T, dP = dout V^T, each 8-row tile up to its last visible key (P = 0 beyond) ...
+            for i in range(0, BQ, MR_ATT):
+                seen = _keys_seen(i, q0, Tk, Tq, causal)
+                for j in range(0, BK, NC):
+                    S[i:i + MR_ATT, j:j + NC] = 0.0
+                    dP[i:i + MR_ATT, j:j + NC] = 0.0
+                    if j < seen:
+                        _tile(D, Q, i, False, K_T, 0, j, S, i, j)
+                        _tile(Dv, dO, i, False, V_T, 0, j, dP, i, j)
+            # ... then P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
+            _dscores(S, dP, q0, 0, shift, delta, scratch, Tq, Tk, scale, causal, Tk - Tq, has_mask, mask,
+                     slab[head])
+            # dV (+)= P^T dout,  dK (+)= dS^T Q: keys j.. j+7 only from the queries that see key j on
+            for j in range(0, BK, MR_ATT):
+                first = min(BQ, max(0, j - (Tk - Tq) - q0)) if causal else 0
+                for c in range(0, Dv_pad, NC):
+                    if q0 == 0:
+                        dV[j:j + MR_ATT, c:c + NC] = 0.0
+                    _tile(BQ - first, S[first:], j, True, dO, first, c, dV, j, c)
+                for c in range(0, D_pad, NC):
+                    if q0 == 0:
+                        dK[j:j + MR_ATT, c:c + NC] = 0.0
+                    _tile(BQ - first, dP[first:], j, True, Q, first, c, dK, j, c)
+            # dQ = dS K: each tile up to its last visible key
+            for i in range(0, BQ, MR_ATT):
+                seen = _keys_seen(i, q0, Tk, Tq, causal)
+                for c in range(0, D_pad, NC):
+                    dQ[i:i + MR_ATT, c:c + NC] = 0.0
+                    _tile(seen, dP, i, False, K, 0, c, dQ, i, c)
             for r in range(rows):
                 for d in range(D):
                     dq[b, q0 + r, h * D + d] = dQ[r, d] * scale
