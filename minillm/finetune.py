@@ -244,26 +244,6 @@ class BagOfWordsLogReg:
         return list(words[order[::-1][:k]]), list(words[order[:k]])
 
 
-# ---------------------------------------------------------------------------- token classification
-
-def word_piece_labels(tokenizer, words, word_labels, *, max_length=None):
-    """[CLS] pieces of every word [SEP], with each word's label on its FIRST piece, -100 elsewhere.
-
-    -> (input_ids, labels) as lists.  The later pieces of a word, [CLS], [SEP] (and padding,
-    added by the caller) are ignored by the loss, so one word counts once however it is cut.
-    """
-    if len(words) != len(word_labels):
-        raise ValueError(f"word_labels must have one label per word ({len(words)}), got {len(word_labels)}")
-    ids, labels = [tokenizer.cls_id], [IGNORE_INDEX]
-    for word, label in zip(words, word_labels):
-        pieces = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word)) or [tokenizer.unk_id]
-        ids += pieces
-        labels += [int(label)] + [IGNORE_INDEX] * (len(pieces) - 1)
-    if max_length is not None:
-        ids, labels = ids[:max_length - 1], labels[:max_length - 1]
-    return ids + [tokenizer.sep_id], labels + [IGNORE_INDEX]
-
-
 # ---------------------------------------------------------------------------- 4. evaluation
 
 def classification_report(y_true, y_pred):

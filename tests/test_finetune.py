@@ -11,7 +11,7 @@ import pytest
 
 from minillm.finetune import (
     CORPORA, BagOfWordsLogReg, Case1Config, add_finetune_parser, build_wordpiece_vocab, classification_report,
-    finetune_classifier, mlm_windows, predict, read_classification_tsv, read_corpora, run_case1, word_piece_labels,
+    finetune_classifier, mlm_windows, predict, read_classification_tsv, read_corpora, run_case1,
 )
 from minillm.gradcheck import compare, numerical_gradient
 from minillm.models.bert import BertConfig, BertForSequenceClassification
@@ -110,20 +110,6 @@ def test_bag_of_words_learns_a_separable_toy_set():
     losses = bow.fit(texts, y, steps=100, lr=0.1)
     assert losses[-1] < 0.1 < losses[0]
     assert bow.predict(["the mayor said", "i think"]).tolist() == [1, 0]
-
-
-# ------------------------------------------------------------------------- token labels
-
-def test_word_piece_labels_go_on_the_first_piece_only():
-    tok = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "paris",
-                              "is"])
-    ids, labels = word_piece_labels(tok, ["Paris", "is", "unaffable"], [3, 0, 1])
-    assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "paris", "is", "un", "##aff", "##able", "[SEP]"]
-    assert labels == [-100, 3, 0, 1, -100, -100, -100]
-    ids, labels = word_piece_labels(tok, ["Paris", "is", "unaffable"], [3, 0, 1], max_length=5)
-    assert labels == [-100, 3, 0, 1, -100] and ids[-1] == tok.sep_id
-    with pytest.raises(ValueError, match="word_labels must have one label per word \\(2\\), got 1"):
-        word_piece_labels(tok, ["a", "b"], [0])
 
 
 # ---------------------------------------------------------------------------------- metrics
