@@ -274,8 +274,12 @@ def cmd_eval(args):
         raise UserError(f"{args.data!r} has fewer than 2 tokens")
     if args.max_tokens:
         tokens = tokens[: args.max_tokens]
-    ppl = model.perplexity(tokens)
-    print(json.dumps({"perplexity": ppl, "nll_per_token": math.log(ppl), "tokens": int(tokens.size)}))
+    block = model.config.block_size
+    if args.stride is not None and args.stride > block:
+        raise UserError(f"--stride must be at most the model's block_size {block}, got {args.stride}")
+    ppl = model.perplexity(tokens, stride=args.stride)
+    print(json.dumps({"perplexity": ppl, "nll_per_token": math.log(ppl), "tokens": int(tokens.size),
+                      "stride": args.stride or block}))
     return 0
 
 
@@ -358,6 +362,10 @@ def build_parser():
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", required=True)
     e.add_argument("--max-tokens", type=positive_int)
+    e.add_argument("--stride", type=positive_int,
+                   help="score in windows of block_size moved this many tokens at a time, each scoring the "
+                        "tokens it adds (default block_size: non-overlapping windows; 1: every token with "
+                        "the most context)")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="speed: kernels vs NumPy (and PyTorch if importable); writes bench.json")

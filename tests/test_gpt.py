@@ -119,3 +119,41 @@ def test_bad_configs_and_inputs_are_named():
         model.forward(np.zeros((1, 7), dtype=np.int64))
     with pytest.raises(ValueError, match="missing"):
         GPT(VARIANTS["gpt2"], params={"wte": np.zeros((11, 8))})
+
+
+# ------------------------------------------------------------------ perplexity windows
+def _tiny_gpt64(block_size=8):
+    cfg = GPTConfig(vocab_size=11, block_size=block_size, n_layer=1, n_head=2, n_embd=8, dtype="float64")
+    return GPT(cfg, seed=4)
+
+
+def test_perplexity_in_non_overlapping_windows_is_the_mean_window_loss():
+    model = _tiny_gpt64()
+    tokens = np.random.default_rng(0).integers(0, 11, size=30)    # 29 targets: windows of 8, 8, 8, 5
+    total, n = 0.0, 0
+    for start in range(0, 29, 8):
+        x, y = tokens[start:start + 8], tokens[start + 1:start + 9]
+        x = x[:y.size]
+        total += model.forward(x[None], y[None], training=False)[1] * y.size
+        n += y.size
+    assert n == 29
+    assert model.perplexity(tokens) == pytest.approx(math.exp(total / n), rel=1e-12)
+    assert model.perplexity(tokens, stride=8) == model.perplexity(tokens)
+    assert model.logprob(tokens) == pytest.approx(-total, rel=1e-12)
+
+
+def test_perplexity_with_stride_one_gives_every_token_its_full_context():
+    model = _tiny_gpt64()
+    tokens = np.random.default_rng(1).integers(0, 11, size=21)
+    nll = []
+    for j in range(1, tokens.size):           # target j, predicted from up to block_size tokens before it
+        context = tokens[max(0, j - 8):j]
+        logits = model.forward(context[None], training=False)[0][0, -1]
+        logp = logits - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+        nll.append(-logp[tokens[j]])
+    assert model.perplexity(tokens, stride=1) == pytest.approx(math.exp(np.mean(nll)), rel=1e-12)
+    # a middle stride is a measure of its own: after the first window each target sees >= 8 - 3 = 5 tokens
+    assert model.logprob(tokens, stride=3) != model.logprob(tokens)
+    for bad in (0, 9, 1.5):
+        with pytest.raises((ValueError, TypeError), match="stride"):
+            model.perplexity(tokens, stride=bad)

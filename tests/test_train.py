@@ -114,8 +114,13 @@ def test_cli_train_generate_eval_and_resume(corpus, tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("The ") and len(text.strip()) >= 20
     assert main(["eval", "--checkpoint", str(out / "checkpoint"), "--data", str(corpus)]) == 0
-    ppl = json.loads(capsys.readouterr().out)["perplexity"]
-    assert 1.0 < ppl < 40
+    result = json.loads(capsys.readouterr().out)
+    assert 1.0 < result["perplexity"] < 40 and result["stride"] == 16      # block_size 16: non-overlapping
+    assert main(["eval", "--checkpoint", str(out / "checkpoint"), "--data", str(corpus), "--stride", "4"]) == 0
+    strided = json.loads(capsys.readouterr().out)
+    assert strided["stride"] == 4 and strided["perplexity"] != result["perplexity"]
+    err = _error(["eval", "--checkpoint", str(out / "checkpoint"), "--data", str(corpus), "--stride", "17"], capsys)
+    assert "--stride must be at most the model's block_size 16, got 17" in err
     # resume to 10 steps
     flags = [f if f != "6" else "10" for f in TINY_FLAGS]
     assert main(["train", "--data", str(corpus), "--out", str(out), "--resume"] + flags) == 0

@@ -340,32 +340,43 @@ class GPT:
     def loss(self, idx, targets):
         return self.forward(idx, targets, training=False)[1]
 
-    def logprob(self, tokens):
-        """Total natural-log probability of tokens[1:] given what precedes each, in block_size windows."""
+    def logprob(self, tokens, stride=None):
+        """Total natural-log probability of tokens[1:] given what precedes each (windows as in perplexity)."""
         tokens = np.asarray(tokens)
-        total, _ = self._sum_nll(tokens)
+        total, _ = self._sum_nll(tokens, stride)
         return -total
 
-    def perplexity(self, tokens):
-        """exp(mean negative log-likelihood per predicted token) over a 1-D token array."""
-        total, n = self._sum_nll(np.asarray(tokens))
+    def perplexity(self, tokens, stride=None):
+        """exp(mean negative log-likelihood per predicted token) over a 1-D token array.
+
+        stride=None (= block_size): non-overlapping windows, each token predicted from the tokens
+        before it in its window (on average block_size / 2 of them).  stride=s < block_size:
+        windows of block_size moved s tokens at a time, each scoring only the tokens it adds, so
+        every token after the first window sees at least block_size - s tokens of context
+        (stride=1: the most context the model can use, one forward per token).
+        """
+        total, n = self._sum_nll(np.asarray(tokens), stride)
         return math.exp(total / n)
 
-    def _sum_nll(self, tokens):
+    def _sum_nll(self, tokens, stride=None):
         check_int_array("tokens", tokens, high=self.config.vocab_size)
         if tokens.ndim != 1 or tokens.size < 2:
             raise ValueError(f"tokens must be a 1-D array of at least 2 ids, got shape {tokens.shape}")
         T = self.config.block_size
-        total, n = 0.0, 0
-        # non-overlapping windows: each token is predicted once, from the context inside its window
-        for start in range(0, tokens.size - 1, T):
-            x = tokens[start:start + T][None]
-            y = tokens[start + 1:start + T + 1][None]
-            x = x[:, :y.shape[1]]
-            loss = self.forward(x, y, training=False)[1]
-            total += loss * y.size
-            n += y.size
-        return total, n
+        stride = T if stride is None else stride
+        check_int("stride", stride, low=1, high=T)
+        total, scored, start = 0.0, 0, 0        # targets tokens[1 .. scored] are done
+        while scored < tokens.size - 1:
+            end = min(start + T, tokens.size - 1)           # the window predicts tokens[start+1 .. end]
+            logits = self.forward(tokens[start:end][None], training=False)[0][0].astype(np.float64)
+            new = slice(scored - start, end - start)        # positions whose targets are not scored yet
+            targets = tokens[scored + 1:end + 1]
+            # -log softmax(logits_t)[target_t] = logsumexp(logits_t) - logits_t[target_t]
+            z = logits[new]
+            m = z.max(axis=1)
+            total += float(np.sum(m + np.log(np.exp(z - m[:, None]).sum(axis=1)) - z[np.arange(len(z)), targets]))
+            scored, start = end, start + stride
+        return total, tokens.size - 1
 
     def generate(self, idx, max_new_tokens, **kwargs):
         """Token-by-token generation with a KV cache; see minillm.generate.generate for the options."""
