@@ -44,6 +44,20 @@ def test_sharded_loss_and_grads_equal_the_whole_batch(B, threads, backend):
         assert abs(np.mean(halves) - loss) > 1e-6
 
 
+def test_shards_on_the_flash_path_too():
+    # block_size 80 > 64: attention runs the flash kernel, whose own thread pool the shard threads leave idle
+    cfg = GPTConfig(vocab_size=23, block_size=80, n_layer=1, n_head=2, n_embd=16, bias=False, backend="numba",
+                    dtype="float64")
+    model = GPT(cfg, seed=3)
+    x, y = _batch(4, T=80)
+    _, loss, cache = model.forward(x, y)
+    ref = model.backward(cache)
+    with DataParallel(model, 2) as dp:
+        loss_dp, grads = dp.loss_and_grads(x, y)
+    assert loss_dp == pytest.approx(loss, rel=1e-13)
+    assert _worst_relative(grads, ref) < 1e-12
+
+
 def test_ignored_targets_weigh_nothing():
     model = _gpt()
     x, y = _batch(6)
