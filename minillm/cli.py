@@ -27,6 +27,24 @@ DEMO_CORPORA = ("corpus_en.txt", "corpus_zh.txt")
 
 MODEL_FLAGS = ["block_size", "n_layer", "n_head", "n_embd", "dropout", "bias", "pos", "norm", "mlp", "backend", "dtype"]
 
+# one line of --help per training flag (GPTConfig and TrainConfig fields; a --config file sets them too)
+FLAG_HELP = {
+    "block_size": "context length T", "n_layer": "decoder blocks", "n_head": "attention heads",
+    "n_embd": "model width C (divisible by n_head)", "dropout": "dropout probability while training",
+    "bias": "biases in the linear layers and LayerNorms (true/false)",
+    "pos": "positions: learned, sinusoidal or rope", "norm": "layernorm or rmsnorm",
+    "mlp": "feed-forward: gelu or swiglu", "backend": "numba (the kernels) or numpy (the readable layers)",
+    "dtype": "float32 or float64",
+    "batch_size": "windows per step B", "max_iters": "optimisation steps", "lr": "peak learning rate",
+    "min_lr": "learning rate at the end of the cosine decay", "warmup_iters": "steps of linear warm-up",
+    "lr_decay_iters": "step where the cosine decay reaches min_lr", "weight_decay": "AdamW decay of the matrices",
+    "beta1": "AdamW beta1", "beta2": "AdamW beta2", "grad_clip": "clip the global gradient norm to this (0: off)",
+    "eval_interval": "evaluate (and checkpoint) every this many steps",
+    "eval_iters": "random batches per evaluation", "log_interval": "progress-bar update every this many steps",
+    "seed": "the seed of every random choice", "checkpoint": "write checkpoint/ at each evaluation (true/false)",
+    "threads": "split each batch over this many threads (data parallel; 0: one per core)",
+}
+
 
 class UserError(Exception):
     """A problem with what the user asked for: printed without a traceback."""
@@ -334,17 +352,18 @@ def build_parser():
     t.add_argument("--config", help=f"a TOML config ([data], [model], [train]); shipped: {', '.join(shipped_configs())}")
     t.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--tokenizer", choices=["char", "bpe"])
-    t.add_argument("--bpe-vocab-size", type=positive_int)
-    t.add_argument("--val-fraction", type=float)
+    t.add_argument("--tokenizer", choices=["char", "bpe"], help="characters, or byte-level BPE trained on the text")
+    t.add_argument("--bpe-vocab-size", type=positive_int, help="BPE vocabulary size")
+    t.add_argument("--val-fraction", type=float, help="the last fraction of the text held out for validation")
     for name in MODEL_FLAGS:
         kind = {"dropout": float, "bias": _bool, "pos": str, "norm": str, "mlp": str, "backend": str, "dtype": str}
-        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, positive_int), dest=name)
+        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, positive_int), dest=name,
+                       help=FLAG_HELP[name])
     from minillm.train import TrainConfig
 
     for f in fields(TrainConfig):
         kind = {"int": int, "float": float, "bool": _bool}[f.type if isinstance(f.type, str) else f.type.__name__]
-        t.add_argument("--" + f.name.replace("_", "-"), type=kind, dest=f.name)
+        t.add_argument("--" + f.name.replace("_", "-"), type=kind, dest=f.name, help=FLAG_HELP[f.name])
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="sample text from a checkpoint")
