@@ -23,6 +23,14 @@ def _worst_relative(g, ref):
     return max(float(np.abs(g[k] - ref[k]).max() / np.abs(ref[k]).max()) for k in ref)
 
 
+def _whole_and_sharded(model, x, y, threads=2):
+    """(loss, grads) of the whole batch, then (loss, grads) of the same batch split over threads."""
+    _, loss, cache = model.forward(x, y)
+    whole = (loss, model.backward(cache))
+    with DataParallel(model, threads) as dp:
+        return whole, dp.loss_and_grads(x, y)
+
+
 @pytest.mark.parametrize("B,threads", [(6, 2), (5, 2), (7, 3), (2, 4)])
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_sharded_loss_and_grads_equal_the_whole_batch(B, threads, backend):
@@ -49,11 +57,7 @@ def test_shards_on_the_flash_path_too():
     cfg = GPTConfig(vocab_size=23, block_size=80, n_layer=1, n_head=2, n_embd=16, bias=False, backend="numba",
                     dtype="float64")
     model = GPT(cfg, seed=3)
-    x, y = _batch(4, T=80)
-    _, loss, cache = model.forward(x, y)
-    ref = model.backward(cache)
-    with DataParallel(model, 2) as dp:
-        loss_dp, grads = dp.loss_and_grads(x, y)
+    (loss, ref), (loss_dp, grads) = _whole_and_sharded(model, *_batch(4, T=80))
     assert loss_dp == pytest.approx(loss, rel=1e-13)
     assert _worst_relative(grads, ref) < 1e-12
 
@@ -63,10 +67,7 @@ def test_ignored_targets_weigh_nothing():
     x, y = _batch(6)
     y[0, :] = -100  # all of shard 0's first row and most of the second are ignored
     y[1, :6] = -100
-    _, loss, cache = model.forward(x, y)
-    ref = model.backward(cache)
-    with DataParallel(model, 2) as dp:
-        loss_dp, grads = dp.loss_and_grads(x, y)
+    (loss, ref), (loss_dp, grads) = _whole_and_sharded(model, x, y)
     assert loss_dp == pytest.approx(loss, rel=1e-13)
     assert _worst_relative(grads, ref) < 1e-12
 
@@ -75,10 +76,7 @@ def test_a_shard_with_no_counted_target_is_skipped():
     model = _gpt()
     x, y = _batch(4)
     y[:2] = -100  # shard 0 has nothing to predict
-    _, loss, cache = model.forward(x, y)
-    ref = model.backward(cache)
-    with DataParallel(model, 2) as dp:
-        loss_dp, grads = dp.loss_and_grads(x, y)
+    (loss, ref), (loss_dp, grads) = _whole_and_sharded(model, x, y)
     assert np.isfinite(loss_dp) and loss_dp == pytest.approx(loss, rel=1e-13)
     assert _worst_relative(grads, ref) < 1e-12
 
@@ -96,12 +94,7 @@ def test_backward_scales_with_dloss():
 
 
 def test_float32_numba_shards_agree_to_rounding():
-    model = _gpt("numba", "float32")
-    x, y = _batch(12, seed=1)
-    _, loss, cache = model.forward(x, y)
-    ref = model.backward(cache)
-    with DataParallel(model, 2) as dp:
-        loss_dp, grads = dp.loss_and_grads(x, y)
+    (loss, ref), (loss_dp, grads) = _whole_and_sharded(_gpt("numba", "float32"), *_batch(12, seed=1))
     assert loss_dp == pytest.approx(loss, rel=1e-5)
     assert _worst_relative(grads, ref) < 1e-4
 
