@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from minillm.kernels.attention import (
-    BK, BQ, MR_ATT, NC, _block_product, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _dscores,
+    BK, BQ, MR_ATT, NC, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _dscores,
     _round_up, _row_max, _row_sum, _tile,
 )
 
@@ -89,6 +89,15 @@ def _keys_seen(i, q0, Tk, Tq, causal):
     return max(0, min(Tk, q0 + i + MR_ATT + Tk - Tq))
 
 
+# One register tile of a block product, C[c_row:c_row+8, c_col:c_col+32] = (or += when accumulate)
+#   op(A)[a_row:a_row+8, 0:k] @ B[b_row:b_row+k, b_col:b_col+32]        (op: attention.py's _tile)
+@njit(cache=True, nogil=True)
+def _tile_product(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulate):
+    if not accumulate:
+        C[c_row:c_row + MR_ATT, c_col:c_col + NC] = 0.0
+    _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col)
+
+
 #   q (X, Tq, Y*D)  k (X, Tk, Y*D)  v (X, Tk, Y*Dv)   ->  out (X, Tq, Y*Dv), lse (X, Y, Tq)
 #   mask (n_slabs, 1 or Tq, 1 or Tk), slab[x * Y + y] = the slab of head (x, y)
 @njit(cache=True, nogil=True)
@@ -114,8 +123,7 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, _round_up(seen, NC), NC):
-                    S[i:i + MR_ATT, j:j + NC] = 0.0
-                    _tile(D, Q, i, False, K_T, 0, j, S, i, j)
+                    _tile_product(D, Q, i, False, K_T, 0, j, S, i, j, False)
             for r in range(BQ):
                 for c in range(BK):
                     S[r, c] *= scale
@@ -129,8 +137,7 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, O.shape[1], NC):
-                    O[i:i + MR_ATT, j:j + NC] = 0.0
-                    _tile(seen, S, i, False, V, 0, j, O, i, j)
+                    _tile_product(seen, S, i, False, V, 0, j, O, i, j, False)
             for r in range(rows):
                 l = _row_sum(S, r)
                 if l != 0.0:                             # (NaN too: NaN in, NaN out)
@@ -185,11 +192,12 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, BK, NC):
-                    S[i:i + MR_ATT, j:j + NC] = 0.0
-                    dP[i:i + MR_ATT, j:j + NC] = 0.0
                     if j < seen:
-                        _tile(D, Q, i, False, K_T, 0, j, S, i, j)
-                        _tile(Dv, dO, i, False, V_T, 0, j, dP, i, j)
+                        _tile_product(D, Q, i, False, K_T, 0, j, S, i, j, False)
+                        _tile_product(Dv, dO, i, False, V_T, 0, j, dP, i, j, False)
+                    else:                                # hidden from every row of the tile
+                        S[i:i + MR_ATT, j:j + NC] = 0.0
+                        dP[i:i + MR_ATT, j:j + NC] = 0.0
             # ... then P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
             _dscores(S, dP, q0, 0, shift, delta, scratch, Tq, Tk, scale, causal, Tk - Tq, has_mask, mask,
                      slab[head])
@@ -197,19 +205,14 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
             for j in range(0, BK, MR_ATT):
                 first = min(BQ, max(0, j - (Tk - Tq) - q0)) if causal else 0
                 for c in range(0, Dv_pad, NC):
-                    if q0 == 0:
-                        dV[j:j + MR_ATT, c:c + NC] = 0.0
-                    _tile(BQ - first, S[first:], j, True, dO, first, c, dV, j, c)
+                    _tile_product(BQ - first, S[first:], j, True, dO, first, c, dV, j, c, q0 > 0)
                 for c in range(0, D_pad, NC):
-                    if q0 == 0:
-                        dK[j:j + MR_ATT, c:c + NC] = 0.0
-                    _tile(BQ - first, dP[first:], j, True, Q, first, c, dK, j, c)
+                    _tile_product(BQ - first, dP[first:], j, True, Q, first, c, dK, j, c, q0 > 0)
             # dQ = dS K: each tile up to its last visible key
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for c in range(0, D_pad, NC):
-                    dQ[i:i + MR_ATT, c:c + NC] = 0.0
-                    _tile(seen, dP, i, False, K, 0, c, dQ, i, c)
+                    _tile_product(seen, dP, i, False, K, 0, c, dQ, i, c, False)
             for r in range(rows):
                 for d in range(D):
                     dq[b, q0 + r, h * D + d] = dQ[r, d] * scale
