@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params
+from minillm.layers import cross_entropy_forward
 from minillm.models.backend import ops_for_backend
 
 
@@ -371,10 +372,8 @@ class GPT:
             logits = self.forward(tokens[start:end][None], training=False)[0][0].astype(np.float64)
             new = slice(scored - start, end - start)        # positions whose targets are not scored yet
             targets = tokens[scored + 1:end + 1]
-            # -log softmax(logits_t)[target_t] = logsumexp(logits_t) - logits_t[target_t]
-            z = logits[new]
-            m = z.max(axis=1)
-            total += float(np.sum(m + np.log(np.exp(z - m[:, None]).sum(axis=1)) - z[np.arange(len(z)), targets]))
+            # the sum of -log softmax(logits_t)[target_t] over the new positions (mean x count)
+            total += float(cross_entropy_forward(logits[new], targets)[0]) * targets.size
             scored, start = end, start + stride
         return total, tokens.size - 1
 
