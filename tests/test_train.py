@@ -120,7 +120,7 @@ def test_cli_train_generate_eval_and_resume(corpus, tmp_path, capsys):
     strided = json.loads(capsys.readouterr().out)
     assert strided["stride"] == 4 and strided["perplexity"] != result["perplexity"]
     err = _error(["eval", "--checkpoint", str(out / "checkpoint"), "--data", str(corpus), "--stride", "17"], capsys)
-    assert "--stride must be at most the model's block_size 16, got 17" in err
+    assert "stride must be at most block_size 16, got 17" in err
     # resume to 10 steps
     flags = [f if f != "6" else "10" for f in TINY_FLAGS]
     assert main(["train", "--data", str(corpus), "--out", str(out), "--resume"] + flags) == 0

@@ -365,7 +365,9 @@ class GPT:
             raise ValueError(f"tokens must be a 1-D array of at least 2 ids, got shape {tokens.shape}")
         T = self.config.block_size
         stride = T if stride is None else stride
-        check_int("stride", stride, low=1, high=T)
+        check_int("stride", stride, low=1)
+        if stride > T:
+            raise ValueError(f"stride must be at most block_size {T}, got {stride}")
         total, scored, start = 0.0, 0, 0        # targets tokens[1 .. scored] are done
         while scored < tokens.size - 1:
             end = min(start + T, tokens.size - 1)           # the window predicts tokens[start+1 .. end]
