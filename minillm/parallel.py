@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-IGNORE_INDEX = -100  # the cross-entropy's default: such targets count for nothing
+from minillm.layers.softmax import IGNORE_INDEX  # targets that count for nothing in the loss
 
 
 class DataParallel:

@@ -168,7 +168,7 @@ def _softmax_xent(logits, m, targets, valid, logp, g):
         g[n, targets[n]] -= 1
 
 
-def cross_entropy_forward(logits, targets, *, ignore_index=-100):
+def cross_entropy_forward(logits, targets, *, ignore_index=layers.softmax.IGNORE_INDEX):
     t, valid = layers.softmax.check_cross_entropy_args(logits, targets, ignore_index)
     if logits.dtype not in (np.float32, np.float64):
         return layers.cross_entropy_forward(logits, targets, ignore_index=ignore_index)

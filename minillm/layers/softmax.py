@@ -14,6 +14,8 @@ import numpy as np
 
 from minillm.checks import check_array, check_float_array, check_int
 
+IGNORE_INDEX = -100  # the default target that counts for nothing in the cross-entropy (as in PyTorch)
+
 
 def _check_axis(axis, x):
     check_int("axis", axis)
@@ -103,7 +105,7 @@ def check_cross_entropy_args(logits, targets, ignore_index):
     return t, valid
 
 
-def cross_entropy_forward(logits, targets, *, ignore_index=-100):
+def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
     t, valid = check_cross_entropy_args(logits, targets, ignore_index)
     V = logits.shape[-1]
     logits_2d = logits.reshape(-1, V)                               # (N, V)

@@ -40,10 +40,10 @@ from minillm.layers import (
     linear_backward, linear_forward, tanh_backward, tanh_forward,
 )
 from minillm.layers.feedforward import ACTIVATIONS as LAYER_ACTIVATIONS
+from minillm.layers.softmax import IGNORE_INDEX
 
 # Hugging Face's hidden_act -> the activation name of minillm.layers.feedforward ("gelu" is exact erf there)
 ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}
-IGNORE_INDEX = -100
 
 
 @dataclass
