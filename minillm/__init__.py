@@ -17,7 +17,7 @@ _EXPORTS = {
     "BertTokenizer": ("minillm.tokenizers.wordpiece", "WordPieceTokenizer"),
     "GPT": ("minillm.models.gpt", "GPT"),
     "GPTConfig": ("minillm.models.gpt", "GPTConfig"),
-    "minilm_path": ("minillm.pretrained", "minilm_path"),
+    "minilm_path": ("minillm.datasets.pretrained", "minilm_path"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

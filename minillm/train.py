@@ -4,7 +4,7 @@
         x, y   = random contiguous windows of the training tokens       (B, T)
         loss   = model.forward(x, y)                                    causal-LM pre-training (§2.3)
         grads  = model.backward(cache)                 (threads > 1: the batch split over threads,
-                                                        minillm/parallel.py; the same sums)
+                                                        minillm/runtime/parallel.py; the same sums)
         clip_grad_norm(grads, grad_clip)
         opt.step(grads, lr=cosine_schedule(it))                          AdamW, warmup + cosine
         every eval_interval: mean loss on held-out windows, checkpoint
@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from minillm.allocator import keep_freed_memory
+from minillm.runtime.allocator import keep_freed_memory
 from minillm.atomic import write_json_atomic
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
-from minillm.parallel import DataParallel, default_threads
+from minillm.runtime.parallel import DataParallel, default_threads
 
 
 @dataclass

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from minillm.beam import Hypothesis, beam_search, greedy_decode, lp
+from minillm.generate import Hypothesis, beam_search, greedy_decode, lp
 
 BOS, EOS, A, B = 0, 1, 2, 3
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from minillm.compare import (
+from minillm.tasks.comparison import (
     HMMChars, NGramChars, NeuralChars, char_split, evaluate, lines_of, perplexity_table,
 )
 

@@ -7,7 +7,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from minillm import datasets
+from minillm.datasets import corpora as datasets  # the module that tiny_shakespeare reads its constants from
 from minillm.datasets import (
     TINY_SHAKESPEARE_SHA256, TINY_SHAKESPEARE_URL, download_with_checksum, read_conll,
     read_glue_tsv, read_text, tiny_shakespeare, train_val_split,

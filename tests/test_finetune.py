@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minillm.finetune import (
+from minillm.tasks.classification import (
     CORPORA, BagOfWordsLogReg, Case1Config, add_finetune_parser, build_wordpiece_vocab, classification_report,
     finetune_classifier, mlm_windows, predict, read_classification_tsv, read_corpora, run_case1,
 )

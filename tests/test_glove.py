@@ -17,7 +17,7 @@ from minillm.models.glove import (
     glove_weights,
 )
 from minillm.models.wordvectors import encode_corpus, neighbour_purity
-from minillm.synthetic import planted_analogy_corpus, planted_topic_corpus
+from minillm.datasets.synthetic import planted_analogy_corpus, planted_topic_corpus
 
 
 def _dense(rows, cols, x, V):

@@ -3,7 +3,7 @@
 tests/data/gpt2_tiny/ was written by transformers' own save_pretrained (5.24) from a randomly
 initialised GPT2LMHeadModel in which every parameter is random (LayerNorm gains and biases
 too), and tests/data/gpt2_tiny_reference.npz holds transformers' logits for it; both come
-from minillm/tools/make_reference_outputs.py.  Nothing here needs torch or the pretrained extra.
+from tools/make_reference_outputs.py.  Nothing here needs torch or the pretrained extra.
 """
 import json
 import os

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from minillm.metrics import extract_spans
-from minillm.ner import (
+from minillm.tasks.ner import (
     DictionaryTagger, NerConfig, add_ner_parser, align_labels, build_vocab, check_known_tags, cmd_ner,
     encode_sentences, entity_scores, iob1_to_iob2, label_list, read_ner_file, run_ner, word_tags,
 )
-from minillm.synthetic_ner import chunk_tags, conll_text, make_split, make_split_zh
+from minillm.datasets.synthetic_ner import chunk_tags, conll_text, make_split, make_split_zh
 from minillm.tokenizers import WordPieceTokenizer
 
 DATA = Path(__file__).resolve().parent.parent / "data"

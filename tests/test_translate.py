@@ -9,7 +9,7 @@ import pytest
 
 from minillm import synthetic_translation as grammar
 from minillm.metrics import bleu
-from minillm.translate import (
+from minillm.tasks.translation import (
     WordVocab,
     add_translate_parser,
     ascii_fold,

@@ -18,7 +18,7 @@ from minillm.models.word2vec import (
     skipgram_pairs,
 )
 from minillm.models.wordvectors import WordVectors, neighbour_purity
-from minillm.synthetic import planted_analogy_corpus, planted_topic_corpus
+from minillm.datasets.synthetic import planted_analogy_corpus, planted_topic_corpus
 
 
 def log_sigmoid(x):

@@ -18,7 +18,7 @@ from minillm.models.wordvectors import (
     pca_2d,
     save_word2vec_format,
 )
-from minillm.synthetic import GENDER_WORDS, ROLES, planted_analogy_corpus, planted_topic_corpus
+from minillm.datasets.synthetic import GENDER_WORDS, ROLES, planted_analogy_corpus, planted_topic_corpus
 
 
 # ---------------------------------------------------------------- vocabulary

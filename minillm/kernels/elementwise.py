@@ -22,7 +22,7 @@ float32 against 0.13 ms for np.tanh (which uses SIMD).  So:
            (argument u, then z).  Every expression is written in the same order
            as minillm.layers.activations and evaluated in float64, no
            fastmath: the results equal the NumPy layer's bit for bit.
-  float32  one pass, with tanh as a rational function (minillm/tools/fit_tanh.py):
+  float32  one pass, with tanh as a rational function (tools/fit_tanh.py):
                tanh(u) ~= v P(w) / Q(w),  v = clamp(u, -9, 9),  w = v^2 / 81
            P and Q of degree 4: multiply-adds and one divide, which LLVM
            vectorises.  Max |error| 3.6e-7 against the exact tanh (np.tanh's
@@ -46,7 +46,7 @@ from numba import njit
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_CUBIC = 0.044715
 
-# tanh(u) ~= v P(w) / Q(w) for float32, coefficients from minillm/tools/fit_tanh.py (lowest degree first)
+# tanh(u) ~= v P(w) / Q(w) for float32, coefficients from tools/fit_tanh.py (lowest degree first)
 TANH_X = np.float32(9.0)
 TANH_P = tuple(np.float32(c) for c in (0.9999998807907104, 10.832292556762695, 22.875486373901367,
                                         10.879597663879395, 0.5675402879714966))

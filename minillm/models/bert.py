@@ -522,7 +522,7 @@ class BertForSequenceClassification(_Head):
 
 class BertForTokenClassification(_Head):
     """logits = Drop(last_hidden_state) W_c + b_c    (B, T, K); labels -100 on pieces that are not
-    the first of a word, on [CLS]/[SEP] and on padding (see minillm.ner.align_labels)."""
+    the first of a word, on [CLS]/[SEP] and on padding (see minillm.tasks.ner.align_labels)."""
 
     pooler = False          # as in Hugging Face's BertForTokenClassification
 

@@ -260,7 +260,7 @@ class GPT:
     def backward(self, cache, dloss=1.0):
         """Gradients of dloss * (the mean loss) for every parameter: the forward's steps, in reverse.
 
-        dloss = 1 gives the gradients of the loss itself; minillm.parallel passes a shard's share n_s / n.
+        dloss = 1 gives the gradients of the loss itself; minillm.runtime.parallel passes a shard's share n_s / n.
         """
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets (and no kv_cache)")

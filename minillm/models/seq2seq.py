@@ -15,7 +15,7 @@
 Training is teacher-forced: the decoder reads the *reference* prefix at every
 position, and all T predictions come out of one forward pass (the causal mask
 keeps position t from seeing t+1..).  At test time the prefix is the model's
-own output, one token at a time (`next_token_log_probs`, used by minillm/beam.py).
+own output, one token at a time (`next_token_log_probs`, used by minillm/generate.py).
 
 Letters: B batch, S source length, T target length, C = n_embd, H = n_head, V vocabulary size.
 Parameters live in one flat dict:

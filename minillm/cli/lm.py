@@ -1,29 +1,25 @@
-"""The command line: `minillm demo | train | generate | eval | bench`.
+"""`minillm demo | train | generate | eval`: a GPT trained on any UTF-8 text, sampled and scored.
 
-One training step, from here to the last backward:
-    cli.main -> cmd_train -> train.Trainer.run -> Trainer.step
-             -> models.gpt.GPT.forward (layers' forwards) -> GPT.backward (layers' backwards, reversed)
-             -> optim.clip_grad_norm -> optim.AdamW.step
+    cmd_train:  read the corpus -> tokenizer -> 90/10 split -> GPT(GPTConfig) -> train.Trainer.run()
+                -> checkpoint/, loss.png, summary.json
+    cmd_generate, cmd_eval: load a checkpoint folder (ckpt.npz + tokenizer.json), sample or score
 
-Errors a user can cause (a missing corpus, a bad flag, a damaged checkpoint)
-are printed as one line, `minillm: error: ...`, with exit status 2 and no
-traceback.
+Every mistake a user can make here (a missing corpus, a bad flag, a damaged checkpoint)
+is a UserError: one line, exit status 2.
 """
-import argparse
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-CONFIG_DIR = PACKAGE_DIR / "configs"
-DATA_DIR = PACKAGE_DIR.parent / "data"
-DEMO_CORPORA = ("corpus_en.txt", "corpus_zh.txt")
+from minillm.cli.args import UserError, boolean, non_negative_float, positive_int, probability, user_input
+from minillm.datasets import CORPUS_FILES, read_text
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 MODEL_FLAGS = ["block_size", "n_layer", "n_head", "n_embd", "dropout", "bias", "pos", "norm", "mlp", "backend", "dtype"]
 
@@ -44,10 +40,6 @@ FLAG_HELP = {
     "seed": "the seed of every random choice", "checkpoint": "write checkpoint/ at each evaluation (true/false)",
     "threads": "split each batch over this many threads (data parallel; 0: one per core)",
 }
-
-
-class UserError(Exception):
-    """A problem with what the user asked for: printed without a traceback."""
 
 
 # ------------------------------------------------------------------ config files
@@ -85,29 +77,25 @@ def shipped_configs():
 
 
 # ------------------------------------------------------------------------ corpus
-def read_corpus(path):
-    """Read a UTF-8 text file with user-facing errors."""
+def read_corpus(path, flag="--data"):
+    """A UTF-8 text file (datasets.read_text: BOM dropped, CRLF read as LF); a problem is a UserError."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"corpus {str(path)!r} does not exist")
-    if path.is_dir():
-        raise UserError(f"corpus {str(path)!r} is a directory, expected a UTF-8 text file")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise UserError(f"corpus {str(path)!r} is empty")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UserError(f"corpus {str(path)!r} is not UTF-8 text (invalid byte at offset {e.start})") from None
+        raise UserError(f"{flag} {str(path)!r} does not exist")
+    with user_input(f"{flag} {str(path)!r}"):
+        text = read_text(path)
+    if not text.strip():
+        raise UserError(f"{flag} {str(path)!r} is empty (only white space)")
+    return text
 
 
 def demo_corpus_texts():
-    paths = [DATA_DIR / name for name in DEMO_CORPORA]
+    paths = CORPUS_FILES
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"the demo corpus is missing: {missing}. Run minillm from a clone of the repository "
                         f"(pip install -e .), or use `minillm train --data FILE`.")
-    return [read_corpus(p) for p in paths]
+    return [read_corpus(p, "the demo corpus") for p in paths]
 
 
 def build_tokenizer(kind, text, bpe_vocab_size):
@@ -132,16 +120,16 @@ def load_run(checkpoint):
     npz = path if path.suffix == ".npz" else path / "ckpt.npz"
     if not npz.is_file():
         raise UserError(f"checkpoint {str(npz)!r} does not exist")
-    ckpt = load_checkpoint(str(npz))
-    try:
+    with user_input(""):
+        ckpt = load_checkpoint(str(npz))
+    with user_input(f"checkpoint {str(npz)!r} holds a config this minillm cannot use"):
         config = GPTConfig.from_dict(ckpt.config)
-    except (TypeError, ValueError) as e:
-        raise UserError(f"checkpoint {str(npz)!r} holds a config this minillm cannot use: {e}") from None
-    model = GPT(config, params={k: np.asarray(v) for k, v in ckpt.params.items()})
+        model = GPT(config, params={k: np.asarray(v) for k, v in ckpt.params.items()})
     tok_path = folder / "tokenizer.json"
     if not tok_path.is_file():
         raise UserError(f"checkpoint folder {str(folder)!r} has no tokenizer.json")
-    tokenizer = load_tokenizer(str(tok_path))
+    with user_input(""):
+        tokenizer = load_tokenizer(str(tok_path))
     if tokenizer.vocab_size != config.vocab_size:
         raise UserError(f"tokenizer.json has {tokenizer.vocab_size} tokens but the model expects {config.vocab_size}")
     return model, tokenizer, ckpt
@@ -176,11 +164,9 @@ def make_run(texts, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, t
         if len(t) < block + 1:
             raise UserError(f"the corpus is too short: its {name} has {len(t)} tokens, "
                             f"fewer than block_size + 1 = {block + 1}")
-    try:
+    with user_input(""):
         gcfg = GPTConfig(vocab_size=tokenizer.vocab_size, **model_cfg)
         tcfg = TrainConfig(**train_cfg)
-    except TypeError as e:
-        raise UserError(str(e)) from None
     model = GPT(gcfg, seed=tcfg.seed)
     trainer = Trainer(model, train_tokens, val_tokens, tcfg, out_dir=out_dir, tokenizer=tokenizer, progress=progress)
     return trainer, tokenizer
@@ -298,50 +284,20 @@ def cmd_eval(args):
     return 0
 
 
-def cmd_bench(args):
-    from minillm.bench import run_bench
-
-    return run_bench(args)
-
-
-# ------------------------------------------------------------------------ parser
-def non_negative_int(s):
-    """argparse type: an integer >= 0 (the CLI hooks of finetune, ner and translate use it too)."""
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
-    return v
-
-
-def positive_int(s):
-    """argparse type: an integer >= 1."""
-    v = non_negative_int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
-    return v
-
-
-def _bool(s):
-    if s.lower() in ("1", "true", "yes"):
-        return True
-    if s.lower() in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"must be true or false, got {s}")
-
-
-def build_parser():
-    p = argparse.ArgumentParser(prog="minillm", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-
-    d = sub.add_parser("demo", help="train a small GPT on the shipped corpus (about a minute and a quarter on 2 cores) and sample from it")
+# ------------------------------------------------------------------------ parsers
+def add_demo_parser(sub):
+    d = sub.add_parser("demo", help="train a small GPT on the shipped corpus (about a minute and a quarter on "
+                       "2 cores) and sample from it")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     d.add_argument("--max-iters", type=positive_int, default=None, help="override the number of steps")
     d.add_argument("--seed", type=int, default=0, help="sampling seed")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
+    return d
+
+
+def add_train_parser(sub):
+    from minillm.train import TrainConfig
 
     t = sub.add_parser("train", help="train a GPT on any UTF-8 text file")
     t.add_argument("--data", required=True, help="a UTF-8 text file")
@@ -352,28 +308,32 @@ def build_parser():
     t.add_argument("--tokenizer", choices=["char", "bpe"], help="characters, or byte-level BPE trained on the text")
     t.add_argument("--bpe-vocab-size", type=positive_int, help="BPE vocabulary size")
     t.add_argument("--val-fraction", type=float, help="the last fraction of the text held out for validation")
+    kinds = {"dropout": float, "bias": boolean, "pos": str, "norm": str, "mlp": str, "backend": str, "dtype": str}
     for name in MODEL_FLAGS:
-        kind = {"dropout": float, "bias": _bool, "pos": str, "norm": str, "mlp": str, "backend": str, "dtype": str}
-        t.add_argument("--" + name.replace("_", "-"), type=kind.get(name, positive_int), dest=name,
+        t.add_argument("--" + name.replace("_", "-"), type=kinds.get(name, positive_int), dest=name,
                        help=FLAG_HELP[name])
-    from minillm.train import TrainConfig
-
     for f in fields(TrainConfig):
-        kind = {"int": int, "float": float, "bool": _bool}[f.type if isinstance(f.type, str) else f.type.__name__]
+        kind = {"int": int, "float": float, "bool": boolean}[f.type if isinstance(f.type, str) else f.type.__name__]
         t.add_argument("--" + f.name.replace("_", "-"), type=kind, dest=f.name, help=FLAG_HELP[f.name])
     t.set_defaults(func=cmd_train)
+    return t
 
+
+def add_generate_parser(sub):
     g = sub.add_parser("generate", help="sample text from a checkpoint")
     g.add_argument("--checkpoint", required=True, help="a checkpoint folder (or its ckpt.npz)")
     g.add_argument("--prompt", default="")
     g.add_argument("--max-new-tokens", type=positive_int, default=200)
-    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--temperature", type=non_negative_float, default=0.8, help="0: greedy")
     g.add_argument("--top-k", type=positive_int)
-    g.add_argument("--top-p", type=float)
+    g.add_argument("--top-p", type=probability)
     g.add_argument("--greedy", action="store_true")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=cmd_generate)
+    return g
 
+
+def add_eval_parser(sub):
     e = sub.add_parser("eval", help="perplexity of a checkpoint on a text file")
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", required=True)
@@ -383,39 +343,4 @@ def build_parser():
                         "tokens it adds (default block_size: non-overlapping windows; 1: every token with "
                         "the most context)")
     e.set_defaults(func=cmd_eval)
-
-    b = sub.add_parser("bench", help="speed: kernels vs NumPy (and PyTorch if importable); writes bench.json")
-    b.add_argument("--out", default="bench.json")
-    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    b.add_argument("--peak-gflops", type=float, help="fp32 peak of this machine (measured if not given)")
-    b.add_argument("--data", help="Tiny Shakespeare text, for the n-gram timings (skipped without it)")
-    b.set_defaults(func=cmd_bench)
-
-    from minillm.translate import add_translate_parser
-
-    add_translate_parser(sub)  # minillm translate: the article's case 2 (English -> French, BLEU)
-    from minillm.finetune import add_finetune_parser
-
-    add_finetune_parser(sub)  # minillm finetune: the article's case 1 (news vs blog, accuracy/P/R/F1)
-    from minillm.ner import add_ner_parser
-
-    add_ner_parser(sub)  # minillm ner: token classification on a CoNLL file, entity-level F1
-    return p
-
-
-def main(argv=None):
-    from minillm.train import TrainingDiverged
-
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (UserError, ValueError, TypeError, TrainingDiverged) as e:
-        print(f"minillm: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("minillm: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return e

@@ -14,6 +14,11 @@ from pathlib import Path
 from minillm.atomic import write_bytes_atomic
 from minillm.checks import check_number
 
+# the repository's data/ folder (there when minillm is installed from a clone with pip install -e .)
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+# the shipped English and Chinese text (the demo GPT's corpus, BERT's pre-training text)
+CORPUS_FILES = (DATA_DIR / "corpus_en.txt", DATA_DIR / "corpus_zh.txt")
+
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 TINY_SHAKESPEARE_BYTES = 1_115_394

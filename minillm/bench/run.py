@@ -42,7 +42,7 @@ def model_flops_per_token(n_layer, n_embd, block_size, vocab_size):
 def gpt_step_ms(backend, *, threads=1, iters=30, warmup=5, seed=0):
     """Median ms of one full training step (Trainer.step: forward, backward, clip, AdamW) on the recipe.
 
-    threads: the data-parallel shards (minillm/parallel.py); the shipped config uses 2."""
+    threads: the data-parallel shards (minillm/runtime/parallel.py); the shipped config uses 2."""
     from minillm.models.gpt import GPT, GPTConfig
     from minillm.train import Trainer, TrainConfig
 
@@ -189,7 +189,7 @@ def run_bench(args):
     result["compile"] = compile_times()
     show("compile (fresh process, GPT step with backend numba)", [result["compile"]])
 
-    from minillm.kernels.bench import GPT_SHAPES, SQUARES, bench_attention, bench_matmul
+    from minillm.bench.kernels import GPT_SHAPES, SQUARES, bench_attention, bench_matmul
 
     T_values = (64, 512) if quick else (64, 512, 2048, 4096)
     att = bench_attention(T_values)

@@ -1,6 +1,6 @@
 """Every layer's forward and backward against PyTorch's autograd, in float64 (not part of the test suite).
 
-    python minillm/tools/compare_layers_with_torch.py     # needs torch; run it in a separate venv
+    python tools/compare_layers_with_torch.py     # needs torch; run it in a separate venv
 
 The tests prove each backward with central differences; this script adds an
 independent implementation of each forward and lets autograd differentiate it,

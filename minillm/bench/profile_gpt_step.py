@@ -1,6 +1,6 @@
 """Where a GPT training step spends its time, op by op (nanoGPT's CPU recipe, float32).
 
-    python minillm/tools/profile_gpt_step.py [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
+    python minillm/bench/profile_gpt_step.py [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
 
 Wraps every op of the model's `ops` namespace in a timer, runs forward + backward +
 clip_grad_norm + AdamW on random Tiny-Shakespeare-sized batches (vocab 65, B=12, T=64,
@@ -10,7 +10,7 @@ head split/merge, wpe, the tied-head transpose).  Medians over --iters iteration
 --fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the
 chosen backend's namespace (useful before they are exported by minillm.kernels),
 and updates with global_grad_norm + adamw_step (minillm.kernels.optim).
---mallopt keeps freed memory in glibc's heap, as training does (minillm/allocator.py).
+--mallopt keeps freed memory in glibc's heap, as training does (minillm/runtime/allocator.py).
 
 On a shared machine, OpenBLAS's 2 threads contend with other processes' and a
 step can take 10x longer: compare variants in one run, or set
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minillm.allocator import keep_freed_memory
+from minillm.runtime.allocator import keep_freed_memory
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.optim import AdamW, clip_grad_norm
@@ -59,7 +59,7 @@ def main():
     global clock
     clock = time.thread_time if a.cpu_time else time.perf_counter
     if a.mallopt:
-        keep_freed_memory()  # what Trainer does (minillm/allocator.py)
+        keep_freed_memory()  # what Trainer does (minillm/runtime/allocator.py)
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, backend=a.backend)
     model = GPT(cfg, seed=0)
     totals = defaultdict(float)

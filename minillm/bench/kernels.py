@@ -9,7 +9,7 @@ other processes on a shared machine); every comparison is made in one run.
 Peak extra memory is measured with tracemalloc, which sees every NumPy array
 (NumPy reports its allocations to it) but not the small per-thread scratch
 buffers that the kernels allocate inside Numba (a few hundred KiB).
-Run as `python -m minillm.kernels.bench` for a quick table.
+Run as `python -m minillm.bench.kernels` for a quick table.
 """
 import importlib
 import json

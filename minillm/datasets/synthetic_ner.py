@@ -2,7 +2,7 @@
 
 data/ner_train.conll and data/ner_test.conll come from this file:
 
-    python -m minillm.synthetic_ner --out data          (seed 0: 800 training, 160 test sentences)
+    python -m minillm.datasets.synthetic_ner --out data          (seed 0: 800 training, 160 test sentences)
 
 Every line is "word POS chunk NER", as in CoNLL-2003's English files:
 
@@ -18,7 +18,7 @@ Every line is "word POS chunk NER", as in CoNLL-2003's English files:
 Entity types are CoNLL-2003's: PER (people), ORG (companies, clubs, universities,
 newspapers), LOC (cities, countries, lakes), MISC (nationalities, events).
 Tags are IOB2 (every entity opens with B-); CoNLL-2003 itself used IOB1, where an entity
-opens with I- unless it touches another of the same type (minillm.ner.iob1_to_iob2).
+opens with I- unless it touches another of the same type (minillm.tasks.ner.iob1_to_iob2).
 POS tags are written into the templates by hand (Penn Treebank tags); chunk tags are
 derived from them by a few rules (`chunk_tags`): good enough to show the format, not a parser.
 

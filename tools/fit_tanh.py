@@ -14,7 +14,7 @@ weights (which push the least-squares fit towards the minimax one).  The
 variable w = x^2 / 81 lies in [0, 1], which keeps the normal equations well
 conditioned.  Keeps the best iterate whose Q stays positive (no poles).
 
-    python minillm/tools/fit_tanh.py       prints the coefficients and the float32 error
+    python tools/fit_tanh.py       prints the coefficients and the float32 error
 """
 import numpy as np
 

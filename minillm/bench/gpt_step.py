@@ -1,6 +1,6 @@
 """GPT training step, side by side in one run: NumPy layers vs the fused kernels (nanoGPT's CPU recipe).
 
-    python minillm/tools/bench_gpt_step.py [--iters 50] [--dtype float32]
+    python minillm/bench/gpt_step.py [--iters 50] [--dtype float32]
 
 Variants (each its own model and optimizer, same seed and batches, iterations
 interleaved so that machine noise hits all of them alike):
@@ -14,7 +14,7 @@ Prints median ms per iteration (forward + backward + clip + AdamW), tokens/s,
 minor page faults per iteration, and the largest parameter difference to the
 numpy variant after the run.
 
---mallopt keeps freed memory in glibc's heap, as training does (minillm/allocator.py).
+--mallopt keeps freed memory in glibc's heap, as training does (minillm/runtime/allocator.py).
 Without it, every step gives ~26 MB of activations back to the OS and faults them
 in again (~6500 minor page faults per step, each a zeroed 4 KiB page).
 """
@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minillm.allocator import keep_freed_memory
+from minillm.runtime.allocator import keep_freed_memory
 from minillm import layers
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
@@ -75,7 +75,7 @@ def main():
     ap.add_argument("--mallopt", action="store_true", help="glibc: never trim the heap, mmap only above 32 MiB")
     a = ap.parse_args()
     if a.mallopt:
-        keep_freed_memory()  # what Trainer does (minillm/allocator.py)
+        keep_freed_memory()  # what Trainer does (minillm/runtime/allocator.py)
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, dtype=a.dtype)
     variants = {"numpy": (namespace(False, False), numpy_update), "fused": (namespace(True, False), fused_update)}
     if not a.no_kernels:

@@ -2,7 +2,7 @@
 
 The pairs in data/en_fr_train.tsv and data/en_fr_test.tsv come from this file:
 
-    python -m minillm.synthetic_translation --out data          (seed 0, 5000 + 500 pairs)
+    python -m minillm.datasets.synthetic_translation --out data          (seed 0, 5000 + 500 pairs)
 
 Every sentence is built twice from the same choices, once by English rules and
 once by French rules, so the two sides say the same thing but differ where the

@@ -1,0 +1,59 @@
+"""The command line: `minillm demo | train | generate | eval | finetune | ner | translate | bench`.
+
+    args.py     argument types, UserError (printed as one line), user_input()
+    lm.py       demo, train, generate, eval: a GPT on any text          (imports GPT when run)
+    cases.py    finetune, ner, translate: the article's cases            (imports its task when run)
+    bench.py    bench
+
+Building the parser imports no model: each command imports what it needs when it runs,
+so `minillm train --help` loads no BERT.
+
+One training step, read from here to the last backward, each file once (backend numpy):
+    cli/__init__.py main -> cli/lm.py cmd_train -> train.py Trainer.step
+    -> models/gpt.py GPT.forward, GPT.backward
+    -> layers/block.py decoder_block_forward / decoder_block_backward
+    -> layers/attention.py, norm.py, feedforward.py, ... (each forward beside its backward)
+    -> optim.py clip_grad_norm, AdamW.step
+"""
+import argparse
+import sys
+
+from minillm.cli.args import UserError
+from minillm.cli.bench import add_bench_parser
+from minillm.cli.cases import add_finetune_parser, add_ner_parser, add_translate_parser
+from minillm.cli.lm import add_demo_parser, add_eval_parser, add_generate_parser, add_train_parser, load_config_file
+
+__all__ = ["UserError", "build_parser", "load_config_file", "main"]
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="minillm", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    add_demo_parser(sub)
+    add_train_parser(sub)
+    add_generate_parser(sub)
+    add_eval_parser(sub)
+    add_finetune_parser(sub)     # case 1: news vs blog, accuracy/P/R/F1
+    add_ner_parser(sub)          # token classification on a CoNLL file, entity-level F1
+    add_translate_parser(sub)    # case 2: English -> French, BLEU
+    add_bench_parser(sub)
+    return p
+
+
+def main(argv=None):
+    """Parse argv, run the command; a UserError (or a diverged training run) is one line and exit status 2."""
+    from minillm.train import TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, TrainingDiverged) as e:
+        print(f"minillm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("minillm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
