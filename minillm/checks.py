@@ -92,6 +92,12 @@ def check_int(name, value, *, low=None, high=None):
         raise ValueError(f"{name} must be <= {high}, got {value}")
 
 
+def check_flag(name, value):
+    """value must be True or False (a Python or NumPy bool; 0 and 1 are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """value must be a real number in the given interval (open ends where asked)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -19,7 +19,7 @@ EPS32 = np.finfo(np.float32).eps
 
 @pytest.fixture(autouse=True, params=["short-if-it-fits", "flash-only"])
 def kernel_path(request, monkeypatch):
-    """Every test runs twice: as dispatched (Tk <= 64 takes attention_short.py), and with the
+    """Every test runs twice: as dispatched (Tk <= 64 takes attention_one_block.py), and with the
     flash kernel forced for every shape, so both paths meet every check."""
     import minillm.kernels.attention as fused
     if request.param == "flash-only":
@@ -88,7 +88,7 @@ def test_matches_reference(rng, dtype, shape_q, Tk, Dv, causal):
     run_both(rng, shape_q, Tk, Dv, dtype, causal=causal)
 
 
-@pytest.mark.parametrize("Tk", [50, 90])        # one key block (attention_short.py when dispatched) or two
+@pytest.mark.parametrize("Tk", [50, 90])        # one key block (attention_one_block.py when dispatched) or two
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matches_reference_with_random_and_padding_masks(rng, dtype, Tk):
     B, H, Tq = 2, 2, 70

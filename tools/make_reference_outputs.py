@@ -30,7 +30,7 @@ import torch
 import transformers
 from transformers import BertModel, BertTokenizer, GPT2Config, GPT2LMHeadModel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/ -> repo
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tools/ -> repo
 DATA = os.path.join(ROOT, "tests", "data")
 
 ARTICLE_SENTENCE = "这是一个简单的示例文本。"       # the article's §5 input

@@ -1,6 +1,6 @@
 """GPT training step, side by side in one run: NumPy layers vs the fused kernels (nanoGPT's CPU recipe).
 
-    python minillm/bench/gpt_step.py [--iters 50] [--dtype float32]
+    python -m minillm.bench.gpt_step [--iters 50] [--dtype float32]
 
 Variants (each its own model and optimizer, same seed and batches, iterations
 interleaved so that machine noise hits all of them alike):
@@ -25,11 +25,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minillm.runtime.allocator import keep_freed_memory
 from minillm import layers
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.optim import AdamW, clip_grad_norm
+from minillm.runtime.allocator import keep_freed_memory
 
 LR, BETAS, WEIGHT_DECAY, GRAD_CLIP = 1e-3, (0.9, 0.99), 0.1, 1.0
 

@@ -1,6 +1,6 @@
 """Where a GPT training step spends its time, op by op (nanoGPT's CPU recipe, float32).
 
-    python minillm/bench/profile_gpt_step.py [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
+    python -m minillm.bench.profile_gpt_step [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
 
 Wraps every op of the model's `ops` namespace in a timer, runs forward + backward +
 clip_grad_norm + AdamW on random Tiny-Shakespeare-sized batches (vocab 65, B=12, T=64,
@@ -25,10 +25,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minillm.runtime.allocator import keep_freed_memory
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.optim import AdamW, clip_grad_norm
+from minillm.runtime.allocator import keep_freed_memory
 
 
 clock = time.perf_counter

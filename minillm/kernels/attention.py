@@ -55,8 +55,8 @@ this file); a row with nothing to attend to has lse = -inf and gets zeros
 (output and gradients).
 
 When all keys fit in one block (Tk <= SHORT_KEYS = 64, the GPT recipe's case),
-attention_forward hands the work to kernels/attention_short.py, which uses the
-same helpers on one whole head at a time, in the projections' head-interleaved
+attention_forward hands the work to kernels/attention_one_block.py, which uses the
+same helpers (kernels/_attention_tiles.py) on one whole head at a time, in the projections' head-interleaved
 (B, T, H*D) layout in and out (no copies around split/merge_heads).
 
 Measured on the development machine (2 cores, AVX-512, 2026-11-28), float32,
@@ -72,136 +72,24 @@ PyTorch 2.13's scaled_dot_product_attention, in ms:
 `minillm bench` measures again on your machine.
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from numba import njit
 
-from minillm.checks import check_bool_mask, check_float_array
+from minillm.checks import check_bool_mask, check_flag, check_float_array
+from minillm.kernels import attention_one_block
+from minillm.kernels._attention_tiles import (
+    BK, BQ, NC, _block_product, _dscores, _in_parallel, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum,
+)
 from minillm.kernels.exp import _exp_rows
-from minillm.kernels.matmul import W, _register_tile, _vector_fma
 
-BQ = 64      # query rows per block
-BK = 64      # keys per block
-NC = 32      # columns of one register tile (2 vectors of 16)
-MR_ATT = 8   # rows of one register tile
-SHORT_KEYS = 64   # up to this many keys (one block), attention_short.py does whole heads in place
-
-
-# 1 / sqrt(D) in the dtype of `like` (a Python float would make float32 loops float64)
-@njit(cache=True)
-def _inv_sqrt(D, like):
-    s = np.empty(1, dtype=like.dtype)
-    s[0] = 1.0 / math.sqrt(D)
-    return s[0]
+SHORT_KEYS = 64   # up to this many keys (one block), attention_one_block.py does whole heads in place
 
 
 # ---------------------------------------------------------------------------
-# The register-tile product used by every step
+# The causal block structure (the tiles, rows and masks are in _attention_tiles.py)
 # ---------------------------------------------------------------------------
-# C[c_row:c_row+4, c_col:c_col+64] (+)= op(A)[a_row:a_row+4, 0:k] @ B[b_row:b_row+k, b_col:b_col+64]
-#   op(A)[i, p] = A[i, p], or A[p, i] when a_transposed (so P^T and dS^T are never copied)
-# (the matmul lesson's micro-kernel, 8 x 32 here: it divides the 64 x 64 blocks,
-#  fits the register file, and heads of 32 or 64 need no padding)
-@njit(cache=True)
-def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col):
-    acc = _register_tile(MR_ATT, NC, C.dtype)
-    for i in range(MR_ATT):
-        for j in range(NC):
-            acc[i, j] = 0.0
-    for p in range(k):
-        if a_transposed:
-            a0, a1, a2, a3 = A[p, a_row], A[p, a_row + 1], A[p, a_row + 2], A[p, a_row + 3]
-            a4, a5, a6, a7 = A[p, a_row + 4], A[p, a_row + 5], A[p, a_row + 6], A[p, a_row + 7]
-        else:
-            a0, a1, a2, a3 = A[a_row, p], A[a_row + 1, p], A[a_row + 2, p], A[a_row + 3, p]
-            a4, a5, a6, a7 = A[a_row + 4, p], A[a_row + 5, p], A[a_row + 6, p], A[a_row + 7, p]
-        for j in range(0, NC, W):
-            _vector_fma(acc, 0, j, a0, B, b_row + p, b_col + j)
-            _vector_fma(acc, 1, j, a1, B, b_row + p, b_col + j)
-            _vector_fma(acc, 2, j, a2, B, b_row + p, b_col + j)
-            _vector_fma(acc, 3, j, a3, B, b_row + p, b_col + j)
-            _vector_fma(acc, 4, j, a4, B, b_row + p, b_col + j)
-            _vector_fma(acc, 5, j, a5, B, b_row + p, b_col + j)
-            _vector_fma(acc, 6, j, a6, B, b_row + p, b_col + j)
-            _vector_fma(acc, 7, j, a7, B, b_row + p, b_col + j)
-    # C tile += acc, a vector at a time (number by number, with Numba's index checks, this
-    # load and store cost as much as the 64 steps above: 77 -> 1xx GFLOP/s per 64^3 block)
-    for i in range(MR_ATT):
-        for j in range(0, NC, W):
-            _vector_fma(C, c_row + i, c_col + j, 1.0, acc, i, j)
-
-
-# C[0:rows, 0:cols] (+)= op(A)[a_row:a_row+rows, 0:k] @ B[b_row:b_row+k, b_col:b_col+cols]
-#   rows % 8 == 0 and cols % 32 == 0: callers pad with zeros
-@njit(cache=True)
-def _block_product(rows, cols, k, A, a_row, a_transposed, B, b_row, b_col, C, accumulate):
-    if not accumulate:
-        C[:rows, :cols] = 0.0
-    for i in range(0, rows, MR_ATT):
-        for j in range(0, cols, NC):
-            _tile(k, A, a_row + i, a_transposed, B, b_row, b_col + j, C, i, j)
-
-
-# max_c S[r, c] and sum_c S[r, c], 16 columns at a time (a vector of partial results:
-# a plain running max or sum is a serial chain the compiler may not reorder).
-@njit(cache=True)
-def _row_max(S, r, start):
-    part = _register_tile(1, W, S.dtype)
-    for j in range(W):
-        part[0, j] = start
-    for c0 in range(0, BK, W):
-        for j in range(W):
-            x = S[r, c0 + j]
-            part[0, j] = x if x > part[0, j] else part[0, j]
-    m = start
-    for j in range(W):
-        m = max(m, part[0, j])
-    return m
-
-
-@njit(cache=True)
-def _row_sum(S, r):
-    part = _register_tile(1, W, S.dtype)
-    for j in range(W):
-        part[0, j] = 0.0
-    for c0 in range(0, BK, W):
-        for j in range(W):
-            part[0, j] += S[r, c0 + j]
-    total = 0.0
-    for j in range(W):
-        total += part[0, j]
-    return total
-
-
-# ---------------------------------------------------------------------------
-# Masks and the causal block structure
-# ---------------------------------------------------------------------------
-# S[r, c] = -inf where query q0 + r may not see key k0 + c:
-#   key past the end, causal (k0 + c > q0 + r + offset), or mask False.
-# Returns at once when the whole block is visible.
-@njit(cache=True)
-def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
-    last_key = min(k0 + BK, Tk) - 1
-    whole = k0 + BK <= Tk and not has_mask and (not causal or last_key <= q0 + offset)
-    if whole:
-        return
-    mq, mk = mask.shape[1], mask.shape[2]
-    for r in range(BQ):
-        i = q0 + r
-        # columns from `hidden` on are hidden: keys past Tk, and with causal keys after i + offset
-        hidden = min(BK, Tk - k0)
-        if causal:
-            hidden = max(0, min(hidden, i + offset - k0 + 1))
-        for c in range(hidden, BK):
-            S[r, c] = -np.inf
-        if has_mask and i < Tq:
-            for c in range(hidden):
-                if not mask[slab, i if mq > 1 else 0, k0 + c if mk > 1 else 0]:
-                    S[r, c] = -np.inf
-
-
 # How many key blocks query block qb needs: with causal, only those up to the
 # last key its last row may see.
 @njit(cache=True)
@@ -308,7 +196,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
 #   S = Q K^T / sqrt(D) (masked)   P = exp(S - lse)   dP = dO V^T   dS = P (dP - D_i)
 # leaves P in S and dS in dP.  shift = lse, or +inf for rows that saw nothing (or do
 # not exist), so that their P = exp(S - inf) = 0.  The block's rows start at `row` of
-# q and dout (q0 for the whole padded arrays here; 0 for attention_short.py's
+# q and dout (q0 for the whole padded arrays here; 0 for attention_one_block.py's
 # one-block copies, which still mask as queries q0, q0 + 1, ...).
 @njit(cache=True)
 def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scratch,
@@ -317,18 +205,6 @@ def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scra
     _block_product(BQ, BK, Dv, dout, row, False, v_T, 0, k0, dP, False)
     _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset, has_mask, mask, slab)
 
-
-# From S = Q K^T and dP = dO V^T of a block:  P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
-@njit(cache=True)
-def _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset, has_mask, mask, slab):
-    for r in range(BQ):
-        for c in range(BK):
-            S[r, c] *= scale
-    _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab)
-    _exp_rows(S, shift, BQ, BK, scratch)
-    for r in range(BQ):
-        for c in range(BK):
-            dP[r, c] = S[r, c] * (dP[r, c] - delta[r])
 
 
 @njit(cache=True)
@@ -465,11 +341,6 @@ def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, 
 # ---------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------
-def _check_flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
 # mask broadcastable to (*lead, Tq, Tk)  ->  slabs (n_slabs, mq, mk) and slab index per batch-head
 def _mask_slabs(mask, lead):
     BH = int(np.prod(lead, dtype=np.int64))
@@ -481,42 +352,11 @@ def _mask_slabs(mask, lead):
     slab = np.broadcast_to(np.arange(n_slabs).reshape(mask_lead), lead).reshape(BH).astype(np.int64)
     slabs = np.ascontiguousarray(full.reshape(n_slabs, full.shape[-2], full.shape[-1]))
     return slabs, slab, True
-
-
-# Run kernel(worker, n_workers, *args) on n_workers threads at once, worker = 0..n-1
-# (the calling thread is worker 0).  Each kernel takes the work items
-# worker, worker + n_workers, ... and writes only its own rows of the outputs;
-# nogil=True lets the threads run in parallel.  (Numba's prange would do the
-# same, but compiling a parallel loop costs ~5 s per dtype more, and its OpenMP
-# workers spin-wait, which hurts on a machine shared with other processes.)
-_pool = None
-
-
-def _in_parallel(kernel, *args):
-    global _pool
-    n_workers = numba.get_num_threads()
-    if n_workers == 1:
-        kernel(0, 1, *args)
-        return
-    if _pool is None or _pool._max_workers < n_workers - 1:
-        _pool = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minillm-attention")
-    others = [_pool.submit(kernel, w, n_workers, *args) for w in range(1, n_workers)]
-    kernel(0, n_workers, *args)
-    for job in others:
-        job.result()
-
-
 # Backward one head per core when the heads split evenly over the cores (or there
 # are so many that the last uneven round hardly matters); else the two passes.
 def _one_head_per_core(BH):
     threads = numba.get_num_threads()
     return BH % threads == 0 or BH >= 4 * threads
-
-
-# n rounded up to a multiple (jitted so that attention_short.py's kernels call it too)
-@njit(cache=True)
-def _round_up(n, multiple):
-    return (n + multiple - 1) // multiple * multiple
 
 
 # x (BH, T, C) -> (BH, rows, cols) with zeros past the end (x itself when it already fits)
@@ -541,7 +381,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     check_float_array("q", q, min_ndim=2)
     check_float_array("k", k, min_ndim=2)
     check_float_array("v", v, min_ndim=2)
-    _check_flag("causal", causal)
+    check_flag("causal", causal)
     if q.dtype not in (np.float32, np.float64):
         raise TypeError(f"q must be float32 or float64, got dtype {q.dtype}")
     for name, x in (("k", k), ("v", v)):
@@ -564,10 +404,10 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     BH = int(np.prod(lead, dtype=np.int64))
     slabs, slab, has_mask = _mask_slabs(mask, lead)
     if 0 < Tk <= SHORT_KEYS and BH and Tq and Dv:
-        # all keys in one block (the GPT recipe's T = 64): whole heads, read in place (attention_short.py)
-        q4, k4, v4 = (attention_short.as_four_axes(x) for x in (q, k, v))
-        out4, lse, saved = attention_short.forward(q4, k4, v4, slabs, slab, has_mask, bool(causal))
-        cache = ("short", saved, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
+        # all keys in one block (the GPT recipe's T = 64): whole heads, read in place (attention_one_block.py)
+        q4, k4, v4 = (attention_one_block.as_four_axes(x) for x in (q, k, v))
+        out4, lse, saved = attention_one_block.forward(q4, k4, v4, slabs, slab, has_mask, bool(causal))
+        cache = ("one block", saved, lse, (slabs, slab, has_mask), bool(causal), q.shape, k.shape, v.shape)
         return out4.reshape(*lead, Tq, Dv), cache
     q3 = np.ascontiguousarray(q.reshape(BH, Tq, D))
     k3 = np.ascontiguousarray(k.reshape(BH, Tk, D))
@@ -593,10 +433,10 @@ def attention_backward(dout, cache):
     expected = (*q_shape[:-1], v_shape[-1])
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of the forward's output {expected}, got {dout.shape}")
-    if cache[0] == "short":
+    if cache[0] == "one block":
         _, saved, lse, (slabs, slab, has_mask), causal = cache[:5]
-        dout4 = attention_short.as_four_axes(dout.astype(lse.dtype, copy=False))
-        grads = attention_short.backward(dout4, saved, lse, slabs, slab, has_mask, causal)
+        dout4 = attention_one_block.as_four_axes(dout.astype(lse.dtype, copy=False))
+        grads = attention_one_block.backward(dout4, saved, lse, slabs, slab, has_mask, causal)
         return tuple(g.reshape(shape) for g, shape in zip(grads, (q_shape, k_shape, v_shape)))
     _, q3, k3, v3, out, lse, (slabs, slab, has_mask), causal = cache[:8]
     dout3 = np.ascontiguousarray(dout.reshape(out.shape), dtype=out.dtype)
@@ -619,5 +459,3 @@ def attention_backward(dout, cache):
             _in_parallel(_backward_query_blocks, *args)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)
 
-
-from minillm.kernels import attention_short  # noqa: E402  (it is built from this module's block helpers)

@@ -5,7 +5,7 @@ scalar libm call, 4-5x slower per element than np.exp.  `_exp_rows` computes
 exp(x) = 2^n e^r with n = round(x / ln 2), |r| <= ln(2)/2, e^r by its Taylor
 polynomial and 2^n by writing n straight into a float's exponent bits: plain
 arithmetic that LLVM vectorises.  Attention (kernels/attention.py,
-attention_short.py) and the fused cross-entropy (kernels/fused.py) call it on
+attention_one_block.py) and the fused cross-entropy (kernels/fused.py) call it on
 rows of scores minus their maximum, so their arguments are <= 0;
 tests/test_kernels_attention.py measures its error against np.exp over its
 whole range (about 1 ulp in float32, a few in float64).

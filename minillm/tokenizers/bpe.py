@@ -21,8 +21,9 @@ import os
 import re
 from collections import Counter, defaultdict
 
+from minillm.atomic import write_json_atomic
 from minillm.checks import check_int
-from minillm.tokenizers.jsonfile import FORMAT_VERSION, read_tokenizer_json, require_field, write_json_atomic
+from minillm.tokenizers.jsonfile import FORMAT_VERSION, read_tokenizer_json, require_field
 
 # Pre-tokenizer, in the spirit of GPT-2's pattern, written for Python's `re`
 # (which has no \p{L}: a letter is "a word character that is neither a digit nor _").
@@ -186,7 +187,7 @@ class ByteBPETokenizer:
             "type": self.type_name,
             "version": FORMAT_VERSION,
             "merges": [list(m) for m in self.merges],
-        })
+        }, indent=1)
 
     @classmethod
     def load(cls, path):

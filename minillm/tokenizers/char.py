@@ -12,7 +12,8 @@ Sorting makes the ids deterministic: the same text always gives the same vocabul
 """
 import os
 
-from minillm.tokenizers.jsonfile import FORMAT_VERSION, read_tokenizer_json, require_field, write_json_atomic
+from minillm.atomic import write_json_atomic
+from minillm.tokenizers.jsonfile import FORMAT_VERSION, read_tokenizer_json, require_field
 
 UNK_TOKEN = "<unk>"
 
@@ -66,7 +67,8 @@ class CharTokenizer:
         return "".join(out)
 
     def save(self, path):
-        write_json_atomic(path, {"type": self.type_name, "version": FORMAT_VERSION, "chars": self.itos[1:]})
+        write_json_atomic(path, {"type": self.type_name, "version": FORMAT_VERSION, "chars": self.itos[1:]},
+                          indent=1)
 
     @classmethod
     def load(cls, path):

@@ -1,23 +1,19 @@
 """Reading and writing a tokenizer's JSON file, shared by char.py, bpe.py and wordpiece.py.
 
 Every tokenizer saves one UTF-8 JSON object with a "type" field ("char",
-"byte_bpe", "wordpiece") and a "version" field. Writes are atomic: the JSON goes
-to a temporary file in the same folder, then os.replace swaps it in, so a crash
-half-way never leaves a truncated tokenizer behind. Reads fail with a ValueError
-that names the file and says what is wrong with it.
+"byte_bpe", "wordpiece") and a "version" field, with minillm.atomic's
+write_json_atomic(path, obj, indent=1): the JSON goes to a temporary file in the
+same folder, then os.replace swaps it in, so a crash half-way never leaves a
+truncated tokenizer behind. Reads fail with a ValueError that names the file and
+says what is wrong with it.
 """
 import json
 import os
 
+# io/huggingface.py still imports write_json_atomic from here: it belongs to minillm.atomic
+from minillm.atomic import write_json_atomic  # noqa: F401
+
 FORMAT_VERSION = 1
-
-
-from minillm.atomic import write_json_atomic as _write_json_atomic  # noqa: E402
-
-
-def write_json_atomic(path, obj):
-    """Write `obj` as UTF-8 JSON to `path` via a temporary file and os.replace."""
-    _write_json_atomic(path, obj, indent=1)
 
 
 def read_json_object(path):

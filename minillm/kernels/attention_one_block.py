@@ -1,7 +1,7 @@
 """Attention when all keys fit in one block (Tk <= 64): one whole head at a time, read in place.
 
-Same contract and the same arithmetic as the flash kernel (kernels/attention.py,
-whose block helpers this module calls), for the case the GPT recipe lives in:
+Same contract and the same arithmetic as the flash kernel (kernels/attention.py, which
+dispatches here; both are built from the tiles and rows of kernels/_attention_tiles.py), for the case the GPT recipe lives in:
 (B, H, T, D) = (12, 4, 64, 32).  With a single key block there is no online
 softmax to run, and what cost the time was around the arithmetic: the
 split_heads views copied into contiguous (B*H, T, D) arrays, K and V transposed
@@ -44,10 +44,10 @@ import math
 import numpy as np
 from numba import njit
 
-from minillm.kernels.attention import (
-    BK, BQ, MR_ATT, NC, _exp_rows, _in_parallel, _inv_sqrt, _mask_block, _dscores,
-    _round_up, _row_max, _row_sum, _tile,
+from minillm.kernels._attention_tiles import (
+    BK, BQ, MR_ATT, NC, _dscores, _in_parallel, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum, _tile,
 )
+from minillm.kernels.exp import _exp_rows
 
 TK_MAX = BK                    # keys this kernel takes: one block
 PARALLEL_MIN_WORK = 1 << 24    # X*Y*Tq*Tk*D multiply-adds below which the heads run on one thread
@@ -90,7 +90,7 @@ def _keys_seen(i, q0, Tk, Tq, causal):
 
 
 # One register tile of a block product, C[c_row:c_row+8, c_col:c_col+32] = (or += when accumulate)
-#   op(A)[a_row:a_row+8, 0:k] @ B[b_row:b_row+k, b_col:b_col+32]        (op: attention.py's _tile)
+#   op(A)[a_row:a_row+8, 0:k] @ B[b_row:b_row+k, b_col:b_col+32]        (op: _attention_tiles.py's _tile)
 @njit(cache=True, nogil=True)
 def _tile_product(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulate):
     if not accumulate:
