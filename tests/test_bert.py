@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from minillm.gradcheck import compare, numerical_gradient
+from minillm.io.huggingface import BERT_NAME_MAP, bert_name
 from minillm.models.bert import (
-    HF_NAME_MAP, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification,
-    BertModel, backbone_shapes, hf_name, mask_tokens,
+    BertConfig, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, BertModel,
+    backbone_shapes, mask_tokens,
 )
 from minillm.tokenizers import WordPieceTokenizer
 
@@ -249,15 +250,15 @@ def test_every_parameter_has_one_hf_name_with_the_right_orientation():
     cfg = BertConfig(**{**TINY, "hidden_size": 6, "num_attention_heads": 3, "intermediate_size": 10})
     models = [BertModel(cfg), BertForMaskedLM(cfg), BertForSequenceClassification(cfg, num_labels=4)]
     for model in models:
-        names = {k: hf_name(k) for k in model.params}
+        names = {k: bert_name(k) for k in model.params}
         assert len({hf for hf, _ in names.values()}) == len(names)
         for k, (hf, transposed) in names.items():
             # HF nn.Linear weights are (out, in): exactly the 2-D matrices that are not embeddings
             assert transposed == (model.params[k].ndim == 2 and not k.startswith("embeddings."))
-    assert hf_name("layer.1.mlp.W1") == ("encoder.layer.1.intermediate.dense.weight", True)
-    assert hf_name("layer.0.ln1.gamma") == ("encoder.layer.0.attention.output.LayerNorm.weight", False)
-    assert hf_name("pooler.W") == ("pooler.dense.weight", True)
-    assert len(HF_NAME_MAP) == 30
+    assert bert_name("layer.1.mlp.W1") == ("encoder.layer.1.intermediate.dense.weight", True)
+    assert bert_name("layer.0.ln1.gamma") == ("encoder.layer.0.attention.output.LayerNorm.weight", False)
+    assert bert_name("pooler.W") == ("pooler.dense.weight", True)
+    assert len(BERT_NAME_MAP) == 30
 
 
 # ---------------------------------------------------------------------------------- bad input
@@ -318,3 +319,17 @@ def test_mlm_head_on_labelled_positions_only_gives_the_same_loss_and_gradients()
     full, sel = model.backward(cache), model.backward(cache_sel)
     for k in full:
         np.testing.assert_allclose(sel[k], full[k], rtol=0, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_backward_scales_with_dloss(name):
+    # backward(cache, dloss) = gradients of dloss * loss: a data-parallel shard passes its share n_s / n
+    cls, kw, make_labels = HEADS[name]
+    model = cls(BertConfig(**TINY), seed=1, **kw)
+    _jitter(model)
+    ids, am, tt = _batch()
+    _, _, cache = model.forward(ids, make_labels(ids, am), am, tt)
+    full, half = model.backward(cache), model.backward(cache, dloss=0.5)
+    assert list(half) == list(full)
+    for k in full:
+        np.testing.assert_allclose(half[k], 0.5 * full[k], rtol=1e-12, atol=1e-15, err_msg=k)

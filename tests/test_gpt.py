@@ -157,3 +157,34 @@ def test_perplexity_with_stride_one_gives_every_token_its_full_context():
     for bad in (0, 9, 1.5):
         with pytest.raises((ValueError, TypeError), match="stride"):
             model.perplexity(tokens, stride=bad)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_backward_scales_with_dloss(backend):
+    # backward(cache, dloss) = gradients of dloss * loss: a data-parallel shard passes its share n_s / n
+    model = GPT(GPTConfig(**{**TINY, "backend": backend}), seed=2)
+    idx, targets = _batch(np.random.default_rng(3), model.config)
+    _, _, cache = model.forward(idx, targets)
+    full, half = model.backward(cache), model.backward(cache, dloss=0.5)
+    assert list(half) == list(full)
+    for k in full:
+        np.testing.assert_allclose(half[k], 0.5 * full[k], rtol=1e-12, atol=1e-15, err_msg=k)
+
+
+def test_gpt_composes_the_decoder_block_and_has_no_generate_method():
+    # one decoder block: the layer functions of minillm/layers/block.py, one call per layer
+    from minillm.layers import decoder_block_forward
+
+    model = GPT(GPTConfig.llama(**TINY), seed=4)
+    idx, _ = _batch(np.random.default_rng(5), model.config)
+    x = model.params["wte"][idx]
+    c = model.config
+    for i in range(c.n_layer):
+        block = {k[len(f"h.{i}."):]: v for k, v in model.params.items() if k.startswith(f"h.{i}.")}
+        x, _ = decoder_block_forward(x, block, n_heads=c.n_head, norm_type="rmsnorm", eps=c.norm_eps,
+                                     activation="swiglu", rope=True)
+    gamma = model.params["ln_f.gamma"]
+    x = x / np.sqrt(np.mean(x ** 2, axis=-1, keepdims=True) + c.norm_eps) * gamma
+    np.testing.assert_allclose(model.forward(idx, training=False)[0], x @ model.params["wte"].T,
+                               rtol=1e-12, atol=1e-12)
+    assert not hasattr(model, "generate")           # minillm.generate.generate(model, idx, n) instead

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from minillm import GPT, GPTConfig
-from minillm.io.huggingface import GPT2_NAME_MAP, gpt2_name, load_bert, read_config, save_bert
+from minillm.io.huggingface import GPT2_NAME_MAP, gpt2_name, read_config
 from minillm.io.safetensors import load_file, read_metadata, save_file
 from minillm.models.bert import BertConfig, BertModel
 
@@ -255,7 +255,7 @@ def bert_inputs(rng):
 
 def test_bert_round_trip_and_linear_weights_are_stored_out_by_in(tmp_path, rng):
     model = small_bert(rng)
-    save_bert(model, tmp_path / "bert")
+    model.save_pretrained(tmp_path / "bert")
     raw = load_file(tmp_path / "bert" / "model.safetensors")
     # nn.Linear: y = x W^T + b with W (out, in); intermediate.dense maps 12 -> 20, so (20, 12)
     assert raw["encoder.layer.0.intermediate.dense.weight"].shape == (20, 12)
@@ -274,7 +274,7 @@ def test_bert_round_trip_and_linear_weights_are_stored_out_by_in(tmp_path, rng):
 
 def test_bert_prefix_buffers_and_task_heads(tmp_path, rng):
     model = small_bert(rng)
-    save_bert(model, tmp_path / "bert")
+    model.save_pretrained(tmp_path / "bert")
     raw = load_file(tmp_path / "bert" / "model.safetensors")
     tensors = {"bert." + name: value for name, value in raw.items()}               # a BertFor* checkpoint
     tensors["bert.embeddings.position_ids"] = np.arange(16, dtype=np.int64)[None]   # a buffer
@@ -289,7 +289,7 @@ def test_bert_prefix_buffers_and_task_heads(tmp_path, rng):
 
 
 def test_bert_missing_unexpected_and_wrong_shapes_are_listed(tmp_path, rng):
-    save_bert(small_bert(rng), tmp_path / "bert")
+    small_bert(rng).save_pretrained(tmp_path / "bert")
     raw = load_file(tmp_path / "bert" / "model.safetensors")
     del raw["pooler.dense.weight"]
     raw["encoder.layer.0.attention.self.query.weight"] = raw["encoder.layer.0.attention.self.query.weight"][:, :6]
@@ -304,17 +304,17 @@ def test_bert_missing_unexpected_and_wrong_shapes_are_listed(tmp_path, rng):
 
 def test_bert_without_pooler_weights_loads_with_add_pooling_layer_false(tmp_path, rng):
     model = small_bert(rng, pooler=False)
-    save_bert(model, tmp_path / "bert")
+    model.save_pretrained(tmp_path / "bert")
     with pytest.raises(ValueError, match=r"2 missing \['pooler.dense.bias', 'pooler.dense.weight'\]"):
         BertModel.from_pretrained(tmp_path / "bert")
-    back = load_bert(tmp_path / "bert", add_pooling_layer=False)
+    back = BertModel.from_pretrained(tmp_path / "bert", add_pooling_layer=False)
     enc = bert_inputs(rng)
     assert back(**enc).pooler_output is None
     np.testing.assert_array_equal(back(**enc).last_hidden_state, model(**enc).last_hidden_state)
 
 
 def test_bert_config_of_another_architecture_is_refused(tmp_path, rng):
-    save_bert(small_bert(rng), tmp_path / "bert")
+    small_bert(rng).save_pretrained(tmp_path / "bert")
     folder = copy_folder(tmp_path, config_changes={"position_embedding_type": "relative_key"},
                          src=tmp_path / "bert")
     with pytest.raises(ValueError, match="config\\['position_embedding_type'\\] must be 'absolute'"):
@@ -322,7 +322,7 @@ def test_bert_config_of_another_architecture_is_refused(tmp_path, rng):
 
 
 def test_hf_storage_dtype_in_config_does_not_change_the_compute_dtype(tmp_path, rng):
-    save_bert(small_bert(rng), tmp_path / "bert")
+    small_bert(rng).save_pretrained(tmp_path / "bert")
     folder = copy_folder(tmp_path, config_changes={"dtype": "bfloat16", "torch_dtype": "float16"},
                          src=tmp_path / "bert")
     with warnings.catch_warnings():

@@ -2,11 +2,15 @@
 values against plain-NumPy compositions, causal leaks, padding masks, bad input."""
 import math
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from minillm.gradcheck import check_layer, compare, numerical_gradient_projected
 from minillm.layers.block import (
+    NUMPY_OPS,
+    block_params,
     cross_decoder_block_backward,
     cross_decoder_block_forward,
     decoder_block_backward,
@@ -150,6 +154,116 @@ def test_decoder_block_gradcheck_rope(rng):
     x = rng.standard_normal((1, T, C))
     gradcheck_block(decoder_block_forward, decoder_block_backward, [x], ["x"], make_params(rng),
                     {"n_heads": H, "rope": True})
+
+
+def make_llama_params(rng):
+    """RMSNorm (gamma only), no biases, SwiGLU: the LLaMA decoder block."""
+    p = {"ln1.gamma": 1.0 + 0.2 * rng.standard_normal(C), "ln2.gamma": 1.0 + 0.2 * rng.standard_normal(C)}
+    for name in ("Wq", "Wk", "Wv", "Wo"):
+        p[f"attn.{name}"] = rng.standard_normal((C, C)) / math.sqrt(C)
+    p["mlp.W_gate"] = rng.standard_normal((C, D_FF)) / math.sqrt(C)
+    p["mlp.W_up"] = rng.standard_normal((C, D_FF)) / math.sqrt(C)
+    p["mlp.W_down"] = rng.standard_normal((D_FF, C)) / math.sqrt(D_FF)
+    return p
+
+
+LLAMA = {"n_heads": H, "norm_type": "rmsnorm", "eps": 1e-6, "activation": "swiglu", "rope": True}
+
+
+def test_decoder_block_gradcheck_rmsnorm_rope_swiglu(rng):
+    x = rng.standard_normal((B, T, C))
+    gradcheck_block(decoder_block_forward, decoder_block_backward, [x], ["x"], make_llama_params(rng),
+                    {**LLAMA, "positions": np.arange(3, 3 + T)})
+
+
+def test_decoder_block_llama_equals_hand_composition(rng):
+    x, p = rng.standard_normal((B, T, C)), make_llama_params(rng)
+    out, _ = decoder_block_forward(x, p, **LLAMA)
+
+    def rms(y, g):
+        return y / np.sqrt(np.mean(y ** 2, -1, keepdims=True) + 1e-6) * g
+
+    def rope(y):                                            # y (B, T, C): rotate pairs within each head
+        d = C // H
+        theta = 10000.0 ** (-np.arange(0, d, 2) / d)        # (d/2,)
+        angle = np.arange(T)[:, None] * theta                # (T, d/2)
+        y = y.reshape(B, T, H, d // 2, 2)
+        c, s = np.cos(angle)[None, :, None], np.sin(angle)[None, :, None]
+        out = np.stack([y[..., 0] * c - y[..., 1] * s, y[..., 0] * s + y[..., 1] * c], -1)
+        return out.reshape(B, T, C)
+
+    a = rms(x, p["ln1.gamma"])
+    Q, K, V = rope(a @ p["attn.Wq"]), rope(a @ p["attn.Wk"]), a @ p["attn.Wv"]
+    d_k = C // H
+    heads = []
+    for h in range(H):
+        cols = slice(h * d_k, (h + 1) * d_k)
+        S = np.where(CAUSAL, Q[..., cols] @ np.swapaxes(K[..., cols], -1, -2) / math.sqrt(d_k), -np.inf)
+        P = np.exp(S - S.max(-1, keepdims=True))
+        heads.append(P / P.sum(-1, keepdims=True) @ V[..., cols])
+    hid = x + np.concatenate(heads, -1) @ p["attn.Wo"]
+    b = rms(hid, p["ln2.gamma"])
+    g = b @ p["mlp.W_gate"]
+    expected = hid + (g / (1 + np.exp(-g)) * (b @ p["mlp.W_up"])) @ p["mlp.W_down"]
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_decoder_block_kv_cache_equals_the_full_sequence(rng):
+    class Cache:                                           # the smallest object with .append(k, v)
+        def __init__(self):
+            self.k = self.v = None
+
+        def append(self, k, v):
+            self.k = k if self.k is None else np.concatenate([self.k, k], axis=-2)
+            self.v = v if self.v is None else np.concatenate([self.v, v], axis=-2)
+            return self.k, self.v
+
+    x, p = rng.standard_normal((B, 5, C)), make_llama_params(rng)
+    full, _ = decoder_block_forward(x, p, **LLAMA)
+    kv = Cache()
+    first, cache = decoder_block_forward(x[:, :2], p, **LLAMA, positions=np.arange(2), kv_cache=kv)
+    assert cache is None                                   # generation keeps no backward cache
+    steps = [first] + [decoder_block_forward(x[:, t:t + 1], p, **LLAMA, positions=np.array([t]), kv_cache=kv)[0]
+                       for t in range(2, 5)]
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-12, atol=1e-12)
+
+
+def test_blocks_call_their_operations_through_ops(rng):
+    # the backend swaps the operations, not the block: every op goes through the namespace given
+    calls = []
+
+    def counted(name):
+        def op(*args, **kwargs):
+            calls.append(name)
+            return getattr(NUMPY_OPS, name)(*args, **kwargs)
+        return op
+
+    ops = SimpleNamespace(**{name: counted(name) for name in vars(NUMPY_OPS)})
+    x, p = rng.standard_normal((B, T, C)), make_llama_params(rng)
+    out, cache = decoder_block_forward(x, p, **LLAMA, ops=ops)
+    dx, grads = decoder_block_backward(np.ones_like(out), cache)
+    plain, plain_cache = decoder_block_forward(x, p, **LLAMA)
+    np.testing.assert_array_equal(out, plain)
+    np.testing.assert_array_equal(dx, decoder_block_backward(np.ones_like(out), plain_cache)[0])
+    assert calls.count("linear_forward") == 4 and calls.count("linear_backward") == 4
+    assert {"rmsnorm_forward", "rope_forward", "attention_forward", "swiglu_feedforward_forward",
+            "attention_backward", "rope_backward", "swiglu_feedforward_backward", "rmsnorm_backward"} <= set(calls)
+    assert "dropout_forward" not in calls                  # dropout 0: the identity, nothing called
+    calls.clear()
+    pe = make_params(rng)
+    out, cache = encoder_block_forward(x, pe, n_heads=H, ops=ops)
+    encoder_block_backward(out, cache)
+    assert calls.count("layernorm_forward") == 2 and calls.count("feedforward_backward") == 1
+    calls.clear()
+    pc = make_params(rng, cross=True)
+    out, cache = cross_decoder_block_forward(x, rng.standard_normal((B, T_MEM, C_MEM)), pc, n_heads=H, ops=ops)
+    cross_decoder_block_backward(out, cache)
+    assert calls.count("attention_forward") == 2 and calls.count("attention_backward") == 2
+
+
+def test_block_params_reads_one_block_of_a_flat_dict():
+    flat = {"h.0.attn.Wq": 1, "h.1.attn.Wq": 2, "h.10.attn.Wq": 3, "wte": 4}
+    assert block_params(flat, "h.1.") == {"attn.Wq": 2}
 
 
 def test_decoder_block_equals_hand_composition(rng):
@@ -305,6 +419,14 @@ def test_block_bad_params(rng):
         decoder_block_forward(x, {**p, "ln2.gamma": np.ones((1, 4))}, n_heads=H)
     with pytest.raises(TypeError, match=r"params must be a dict of arrays.*got a list"):
         decoder_block_forward(x, list(p.values()), n_heads=H)
+    pl = make_llama_params(rng)
+    with pytest.raises(ValueError, match=r"params has unexpected keys \['ln1.beta'\]"):      # RMSNorm has no shift
+        decoder_block_forward(x, {**pl, "ln1.beta": np.zeros(C)}, n_heads=H, norm_type="rmsnorm", activation="swiglu")
+    with pytest.raises(ValueError, match=r"params is missing the keys \['mlp.W_gate', 'mlp.W_up', 'mlp.W_down'\]"):
+        decoder_block_forward(x, p, n_heads=H, activation="swiglu")
+    with pytest.raises(ValueError, match=r"params\['mlp.W_up'\] must have shape \(4, 8\), got \(4, 6\)"):
+        decoder_block_forward(x, {**pl, "mlp.W_up": np.zeros((4, 6))}, n_heads=H, norm_type="rmsnorm",
+                              activation="swiglu")
     missing = r"params is missing the keys \['cross.Wq', 'cross.Wk', 'cross.Wv', 'cross.Wo', 'ln_cross.gamma'\]"
     with pytest.raises(ValueError, match=missing):
         cross_decoder_block_forward(x, rng.standard_normal((B, T_MEM, C)), p, n_heads=H)
@@ -321,6 +443,16 @@ def test_block_bad_options_and_inputs(rng):
         encoder_block_forward(x, p, n_heads=H, norm="sandwich")
     with pytest.raises(ValueError, match=r"activation must be one of .* got 'swish'"):
         decoder_block_forward(x, p, n_heads=H, activation="swish")
+    with pytest.raises(ValueError, match=r"norm_type must be one of \['layernorm', 'rmsnorm'\], got 'batchnorm'"):
+        decoder_block_forward(x, p, n_heads=H, norm_type="batchnorm")
+    with pytest.raises(ValueError, match=r"positions is only used with rope=True"):
+        decoder_block_forward(x, p, n_heads=H, positions=np.arange(T))
+    with pytest.raises(ValueError, match=r"positions must have shape \(T,\) = \(3,\)"):
+        decoder_block_forward(x, p, n_heads=H, rope=True, positions=np.arange(T + 1))
+    with pytest.raises(ValueError, match=r"n_heads must leave an even d_k.*got d_k = 1"):
+        decoder_block_forward(x, p, n_heads=4, rope=True)
+    with pytest.raises(ValueError, match=r"dropout must be"):
+        decoder_block_forward(x, p, n_heads=H, dropout=1.5)
     with pytest.raises(ValueError, match=r"x must have at least 2 dimensions, got shape \(4,\)"):
         decoder_block_forward(x[0, 0], p, n_heads=H)
     with pytest.raises(TypeError, match=r"mask must be a boolean array"):

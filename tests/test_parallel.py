@@ -4,7 +4,8 @@ import pytest
 
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.rnn import RNNConfig, RNNLM
-from minillm.runtime.parallel import DataParallel, blas_threads, single_threaded_blas
+from minillm.runtime.blas import blas_threads, single_threaded_blas
+from minillm.runtime.parallel import DataParallel
 from minillm.train import Trainer, TrainConfig
 
 

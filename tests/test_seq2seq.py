@@ -279,3 +279,13 @@ def test_bad_input_is_named():
         params = dict(model.params)
         del params["src_emb"]
         Seq2Seq(model.config, params=params)
+
+
+def test_backward_scales_with_dloss():
+    # backward(cache, dloss) = gradients of dloss * loss: a data-parallel shard passes its share n_s / n
+    model = _tiny()
+    _, _, cache = model.forward(SRC, TGT_IN, TGT_OUT, label_smoothing=0.1)
+    full, half = model.backward(cache), model.backward(cache, dloss=0.5)
+    assert list(half) == list(full)
+    for k in full:
+        np.testing.assert_allclose(half[k], 0.5 * full[k], rtol=1e-12, atol=1e-15, err_msg=k)

@@ -1,4 +1,4 @@
-"""Hugging Face model folders <-> minillm models: config.json + model.safetensors, for BERT and GPT-2.
+"""Hugging Face model folders <-> minillm's config and parameter dicts, for BERT and GPT-2.
 
 A Hugging Face model folder holds
     config.json          the architecture: sizes, activation, LayerNorm epsilon, ...
@@ -7,7 +7,7 @@ A Hugging Face model folder holds
 
 Loading is renaming, plus transposes and splits written out in two visible tables:
 
-BERT   minillm.models.bert.HF_NAME_MAP, e.g.
+BERT   BERT_NAME_MAP below, e.g.
            "layer.{i}.attn.Wq"  <-  "encoder.layer.{i}.attention.self.query.weight", transposed
        PyTorch's nn.Linear stores W as (out, in) and computes x W^T + b; minillm computes
        x W + b with W as (in, out).  BertFor* checkpoints put "bert." in front of every name.
@@ -25,6 +25,12 @@ load.  Names that hold no weight of the model are skipped: buffers PyTorch saved
 loaded from a BertFor* checkpoint, its task heads (cls.*, classifier.*) — as transformers'
 BertModel.from_pretrained does, with a warning that names them.
 
+This module deals in plain dicts and never imports a model: it reads a folder into
+(Hugging Face config dict, {minillm name: array}) and writes such a pair back.  The models
+construct themselves around it: BertModel.from_pretrained / save_pretrained (models/bert.py)
+and GPT.from_pretrained / save_pretrained (models/gpt.py) pass in the names and shapes
+their config expects.
+
 Saving writes what transformers itself writes (checked against transformers 5.24): the
 names above, float tensors, and the header metadata {"format": "pt"} it requires.
 """
@@ -32,19 +38,67 @@ import json
 import os
 import re
 import warnings
-from dataclasses import asdict
 
 import numpy as np
 
 from minillm.io.safetensors import SafeTensorsFile, save_file
-from minillm.models.bert import BertConfig, BertModel, backbone_shapes, hf_name
-from minillm.models.gpt import GPT, GPTConfig, param_shapes
-from minillm.tokenizers.jsonfile import write_json_atomic
+from minillm.atomic import write_json_atomic
+from minillm.tokenizers.jsonfile import read_json_object
 
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 CONFIG_NAME = "config.json"
 SAFETENSORS_METADATA = {"format": "pt"}      # transformers refuses a file without it
+
+# minillm name -> (Hugging Face name, stored transposed in HF?).  "{i}" is the layer index.
+# Backbone names are those of a bare BertModel; checkpoints of BertFor* models put "bert."
+# in front of them.  The MLM decoder weight "cls.predictions.decoder.weight" is the word
+# embedding itself (tied), so it has no minillm name of its own.
+BERT_NAME_MAP = {
+    "embeddings.word": ("embeddings.word_embeddings.weight", False),
+    "embeddings.position": ("embeddings.position_embeddings.weight", False),
+    "embeddings.token_type": ("embeddings.token_type_embeddings.weight", False),
+    "embeddings.ln.gamma": ("embeddings.LayerNorm.weight", False),
+    "embeddings.ln.beta": ("embeddings.LayerNorm.bias", False),
+    "layer.{i}.attn.Wq": ("encoder.layer.{i}.attention.self.query.weight", True),
+    "layer.{i}.attn.bq": ("encoder.layer.{i}.attention.self.query.bias", False),
+    "layer.{i}.attn.Wk": ("encoder.layer.{i}.attention.self.key.weight", True),
+    "layer.{i}.attn.bk": ("encoder.layer.{i}.attention.self.key.bias", False),
+    "layer.{i}.attn.Wv": ("encoder.layer.{i}.attention.self.value.weight", True),
+    "layer.{i}.attn.bv": ("encoder.layer.{i}.attention.self.value.bias", False),
+    "layer.{i}.attn.Wo": ("encoder.layer.{i}.attention.output.dense.weight", True),
+    "layer.{i}.attn.bo": ("encoder.layer.{i}.attention.output.dense.bias", False),
+    "layer.{i}.ln1.gamma": ("encoder.layer.{i}.attention.output.LayerNorm.weight", False),
+    "layer.{i}.ln1.beta": ("encoder.layer.{i}.attention.output.LayerNorm.bias", False),
+    "layer.{i}.mlp.W1": ("encoder.layer.{i}.intermediate.dense.weight", True),
+    "layer.{i}.mlp.b1": ("encoder.layer.{i}.intermediate.dense.bias", False),
+    "layer.{i}.mlp.W2": ("encoder.layer.{i}.output.dense.weight", True),
+    "layer.{i}.mlp.b2": ("encoder.layer.{i}.output.dense.bias", False),
+    "layer.{i}.ln2.gamma": ("encoder.layer.{i}.output.LayerNorm.weight", False),
+    "layer.{i}.ln2.beta": ("encoder.layer.{i}.output.LayerNorm.bias", False),
+    "pooler.W": ("pooler.dense.weight", True),
+    "pooler.b": ("pooler.dense.bias", False),
+    # heads (names in a BertForMaskedLM / BertFor*Classification checkpoint)
+    "mlm.dense.W": ("cls.predictions.transform.dense.weight", True),
+    "mlm.dense.b": ("cls.predictions.transform.dense.bias", False),
+    "mlm.ln.gamma": ("cls.predictions.transform.LayerNorm.weight", False),
+    "mlm.ln.beta": ("cls.predictions.transform.LayerNorm.bias", False),
+    "mlm.bias": ("cls.predictions.bias", False),
+    "classifier.W": ("classifier.weight", True),
+    "classifier.b": ("classifier.bias", False),
+}
+
+
+def bert_name(name):
+    """minillm parameter name -> (Hugging Face name, transposed); "layer.3.attn.Wq" -> (".. layer.3 ..", True)."""
+    parts = name.split(".")
+    if parts[0] == "layer" and len(parts) > 2 and parts[1].isdigit():
+        hf, transposed = BERT_NAME_MAP["layer.{i}." + ".".join(parts[2:])]
+        return hf.format(i=parts[1]), transposed
+    if name not in BERT_NAME_MAP:
+        raise ValueError(f"name must be a minillm BERT parameter name, got {name!r}")
+    return BERT_NAME_MAP[name]
+
 
 # minillm GPT name -> (GPT-2 name, part).  part "all": the tensor as stored, (in, out);
 # "q" / "k" / "v": the first / second / third block of C columns (of C entries, for a bias)
@@ -102,14 +156,7 @@ def read_config(path):
     file = os.path.join(os.fspath(path), CONFIG_NAME)
     if not os.path.isfile(file):
         raise FileNotFoundError(f"{os.fspath(path)!r} is not a Hugging Face model folder: it has no {CONFIG_NAME}")
-    try:
-        with open(file, encoding="utf-8") as f:
-            config = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file}: not valid UTF-8 JSON ({err})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{file}: must hold a JSON object, got a {type(config).__name__}")
-    return config
+    return read_json_object(file, "config file")
 
 
 class HFWeights:
@@ -179,67 +226,73 @@ def check_names(found, expected, skip, source, what):
 # --------------------------------------------------------------------------- BERT
 
 def bert_config_from_hf(hf_config, *, dtype="float32"):
-    """BertConfig from a Hugging Face BERT config.json dict, computing in `dtype`."""
+    """The config dict of minillm's BertConfig.from_dict from a Hugging Face BERT config.json dict.
+
+    BertConfig uses HF's own field names, so this only drops HF's storage dtype and sets the
+    dtype minillm computes in; BertConfig.from_dict ignores the keys it does not use.
+    """
     d = {k: v for k, v in hf_config.items() if k not in ("dtype", "torch_dtype")}  # HF's storage dtype
-    return BertConfig.from_dict({**d, "dtype": dtype})
+    return {**d, "dtype": dtype}
 
 
-def load_bert(path, *, dtype="float32", add_pooling_layer=True):
-    """BertModel with the weights of a Hugging Face BERT folder (config.json + model.safetensors).
+def bert_config_to_hf(config):
+    """The config.json dict of transformers' BertModel for a BertConfig.to_dict() dict."""
+    return {"architectures": ["BertModel"], "model_type": "bert", **config,
+            "attention_probs_dropout_prob": 0.0,  # minillm's attention has no dropout
+            "position_embedding_type": "absolute"}
 
-    Accepts bare BertModel names and the "bert."-prefixed names of BertFor* checkpoints.
+
+def read_bert_params(path, shapes, *, dtype="float32", what="BertModel"):
+    """{minillm name: array} of a Hugging Face BERT folder, for the names and shapes in `shapes`.
+
+    shapes: {minillm name: shape}, what the model expects (models.bert.backbone_shapes); without
+    "pooler.W" the checkpoint's pooler is skipped.  Accepts bare BertModel names and the
+    "bert."-prefixed names of BertFor* checkpoints.
     """
     folder = os.fspath(path)
-    config = bert_config_from_hf(read_config(folder), dtype=dtype)
     weights = HFWeights(folder)
     names = weights.names()
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in names else ""
     # expected: HF name -> HF shape (transposed where HF stores (out, in))
     expected, source_of = {}, {}
-    for name, shape in backbone_shapes(config, pooler=add_pooling_layer).items():
-        hf, transposed = hf_name(name)
-        expected[prefix + hf] = shape[::-1] if transposed else shape
+    for name, shape in shapes.items():
+        hf, transposed = bert_name(name)
+        expected[prefix + hf] = tuple(shape)[::-1] if transposed else tuple(shape)
         source_of[name] = (prefix + hf, transposed)
-    heads = [n for n in names if BERT_HEAD.match(n)
-             or (not add_pooling_layer and n.startswith(prefix + "pooler."))]
+    pooler = "pooler.W" in shapes
+    heads = [n for n in names if BERT_HEAD.match(n) or (not pooler and n.startswith(prefix + "pooler."))]
     skip = set(heads) | {n for n in names if BERT_BUFFER.match(n)}
-    check_names({n: weights.shape(n) for n in names}, expected, skip,
-                os.path.join(folder, WEIGHTS_NAME), f"BertModel with {config}")
+    check_names({n: weights.shape(n) for n in names}, expected, skip, os.path.join(folder, WEIGHTS_NAME), what)
     if heads:
         warnings.warn(f"{folder}: BertModel does not use {len(heads)} weights of this checkpoint "
                       f"(task heads), they were not loaded: {heads}", stacklevel=3)
-    params = {name: _float_param(weights.get(hf), hf, config.dtype, transposed)
-              for name, (hf, transposed) in source_of.items()}
-    return BertModel(config, params, add_pooling_layer=add_pooling_layer)
+    return {name: _float_param(weights.get(hf), hf, dtype, transposed) for name, (hf, transposed) in source_of.items()}
 
 
-def bert_hf_tensors(model):
-    """{Hugging Face name: array} of a BertModel, as transformers' BertModel stores them."""
+def bert_hf_tensors(params):
+    """{Hugging Face name: array} of BERT parameters, as transformers' BertModel stores them."""
     tensors = {}
-    for name, value in model.params.items():
-        hf, transposed = hf_name(name)
+    for name, value in params.items():
+        hf, transposed = bert_name(name)
         tensors[hf] = np.ascontiguousarray(value.T if transposed else value)
     return tensors
 
 
-def save_bert(model, path):
+def write_bert(path, params, hf_config):
     """Write a folder transformers.BertModel.from_pretrained reads: config.json + model.safetensors."""
     folder = os.fspath(path)
     os.makedirs(folder, exist_ok=True)
-    config = {"architectures": ["BertModel"], "model_type": "bert", **asdict(model.config),
-              "attention_probs_dropout_prob": 0.0,  # minillm's attention has no dropout
-              "position_embedding_type": "absolute"}
-    save_file(bert_hf_tensors(model), os.path.join(folder, WEIGHTS_NAME), metadata=SAFETENSORS_METADATA)
-    write_json_atomic(os.path.join(folder, CONFIG_NAME), config)
+    save_file(bert_hf_tensors(params), os.path.join(folder, WEIGHTS_NAME), metadata=SAFETENSORS_METADATA)
+    write_json_atomic(os.path.join(folder, CONFIG_NAME), hf_config, indent=2)
 
 
 # --------------------------------------------------------------------------- GPT-2
 
-def gpt2_config_from_hf(hf_config, *, dtype="float32", backend="numpy", dropout=0.0):
-    """GPTConfig from a Hugging Face GPT-2 config.json dict (missing fields: GPT2Config's defaults).
+def gpt2_config_from_hf(hf_config):
+    """The GPTConfig fields of a Hugging Face GPT-2 config.json dict (missing fields: GPT2Config's defaults).
 
-    dropout: minillm's GPT applies it when training; the checkpoint's *_pdrop are training settings
-    of the original run and are not copied (inference needs none).
+    The architecture only: dtype, backend and dropout are the caller's (GPT.from_pretrained).  The
+    checkpoint's *_pdrop are training settings of the original run and are not copied.
     """
     d = hf_config
     if d.get("model_type", "gpt2") != "gpt2":
@@ -252,59 +305,55 @@ def gpt2_config_from_hf(hf_config, *, dtype="float32", backend="numpy", dropout=
     for key, allowed, default in rules:
         if d.get(key, default) not in allowed:
             raise ValueError(f"config[{key!r}] must be one of {list(allowed)} for minillm's GPT, got {d[key]!r}")
-    return GPTConfig(vocab_size=d.get("vocab_size", 50257), block_size=d.get("n_positions", d.get("n_ctx", 1024)),
-                     n_layer=d.get("n_layer", 12), n_head=d.get("n_head", 12), n_embd=n_embd, dropout=dropout,
-                     bias=True, pos="learned", norm="layernorm", mlp="gelu",
-                     norm_eps=d.get("layer_norm_epsilon", 1e-5), backend=backend, dtype=dtype)
+    return {"vocab_size": d.get("vocab_size", 50257), "block_size": d.get("n_positions", d.get("n_ctx", 1024)),
+            "n_layer": d.get("n_layer", 12), "n_head": d.get("n_head", 12), "n_embd": n_embd,
+            "bias": True, "pos": "learned", "norm": "layernorm", "mlp": "gelu",
+            "norm_eps": d.get("layer_norm_epsilon", 1e-5)}
 
 
 def gpt2_config_to_hf(config):
-    """The config.json dict of GPT2LMHeadModel for a GPTConfig (GPT-2 options only)."""
+    """The config.json dict of GPT2LMHeadModel for a GPTConfig.to_dict() dict (GPT-2 options only)."""
     wanted = {"pos": "learned", "norm": "layernorm", "mlp": "gelu", "bias": True}
-    other = {k: getattr(config, k) for k, v in wanted.items() if getattr(config, k) != v}
+    other = {k: config[k] for k, v in wanted.items() if config[k] != v}
     if other:
         raise ValueError(f"GPT-2 has no equivalent of {other}: save_pretrained needs a GPTConfig with {wanted}")
     return {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-        "vocab_size": config.vocab_size, "n_positions": config.block_size, "n_embd": config.n_embd,
-        "n_layer": config.n_layer, "n_head": config.n_head, "n_inner": None,
-        "activation_function": "gelu_new", "layer_norm_epsilon": config.norm_eps,
-        "embd_pdrop": config.dropout, "resid_pdrop": config.dropout,
+        "vocab_size": config["vocab_size"], "n_positions": config["block_size"], "n_embd": config["n_embd"],
+        "n_layer": config["n_layer"], "n_head": config["n_head"], "n_inner": None,
+        "activation_function": "gelu_new", "layer_norm_epsilon": config["norm_eps"],
+        "embd_pdrop": config["dropout"], "resid_pdrop": config["dropout"],
         "attn_pdrop": 0.0,                   # minillm's attention has no dropout
         "initializer_range": 0.02, "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
         "reorder_and_upcast_attn": False, "add_cross_attention": False, "tie_word_embeddings": True,
         "use_cache": True, "bos_token_id": None, "eos_token_id": None, "pad_token_id": None,
-        "dtype": config.dtype,
+        "dtype": config["dtype"],
     }
 
 
-def _gpt2_expected(config, prefix):
-    """HF name -> HF shape, and minillm name -> (HF name, part)."""
-    expected, source_of = {}, {}
-    for name, (shape, _) in param_shapes(config).items():
-        hf, part = gpt2_name(name)
-        # c_attn holds the three parts side by side along its last axis
-        expected[prefix + hf] = shape if part == "all" else shape[:-1] + (3 * shape[-1],)
-        source_of[name] = (prefix + hf, part)
-    return expected, source_of
+def read_gpt2_params(path, shapes, *, dtype="float32", what="GPT-2"):
+    """{minillm name: array} of a Hugging Face GPT-2 folder (GPT2LMHeadModel or GPT2Model names).
 
-
-def load_gpt2(path, *, dtype="float32", backend="numpy", dropout=0.0):
-    """GPT with the weights of a Hugging Face GPT-2 folder (GPT2LMHeadModel or GPT2Model names)."""
+    shapes: {minillm name: shape}, what the model expects (models.gpt.param_shapes).
+    """
     folder = os.fspath(path)
-    config = gpt2_config_from_hf(read_config(folder), dtype=dtype, backend=backend, dropout=dropout)
     weights = HFWeights(folder)
     names = weights.names()
     prefix = GPT2_PREFIX if GPT2_PREFIX + "wte.weight" in names else ""
-    expected, source_of = _gpt2_expected(config, prefix)
+    # expected: HF name -> HF shape;  source_of: minillm name -> (HF name, part)
+    expected, source_of = {}, {}
+    for name, shape in shapes.items():
+        hf, part = gpt2_name(name)
+        # c_attn holds the three parts side by side along its last axis
+        expected[prefix + hf] = tuple(shape) if part == "all" else tuple(shape[:-1]) + (3 * shape[-1],)
+        source_of[name] = (prefix + hf, part)
     skip = {n for n in names if GPT2_BUFFER.match(n)} | {"lm_head.weight"}
-    check_names({n: weights.shape(n) for n in names}, expected, skip,
-                os.path.join(folder, WEIGHTS_NAME), f"GPT-2 with {config}")
+    check_names({n: weights.shape(n) for n in names}, expected, skip, os.path.join(folder, WEIGHTS_NAME), what)
     if "lm_head.weight" in names and not np.array_equal(weights.get("lm_head.weight"),
                                                         weights.get(prefix + "wte.weight")):
         raise ValueError(f"{folder}: lm_head.weight differs from wte.weight; minillm's GPT ties its output "
                          "head to the word embedding and cannot hold an untied head")
-    C = config.n_embd
+    C = shapes["wte"][1]
     params = {}
     for name, (hf, part) in source_of.items():
         tensor = weights.get(hf)
@@ -312,14 +361,14 @@ def load_gpt2(path, *, dtype="float32", backend="numpy", dropout=0.0):
             # x [Wq | Wk | Wv]: part j is columns j*C .. (j+1)*C - 1
             j = GPT2_PARTS.index(part)
             tensor = tensor[..., j * C:(j + 1) * C]
-        params[name] = _float_param(tensor, hf, config.dtype)
-    return GPT(config, params)
+        params[name] = _float_param(tensor, hf, dtype)
+    return params
 
 
-def gpt2_hf_tensors(model):
-    """{Hugging Face name: array} of a GPT, as transformers' GPT2LMHeadModel stores them."""
+def gpt2_hf_tensors(params):
+    """{Hugging Face name: array} of GPT parameters, as transformers' GPT2LMHeadModel stores them."""
     tensors, fused = {}, {}
-    for name, value in model.params.items():
+    for name, value in params.items():
         hf, part = gpt2_name(name)
         if part == "all":
             tensors[GPT2_PREFIX + hf] = np.ascontiguousarray(value)
@@ -331,10 +380,9 @@ def gpt2_hf_tensors(model):
     return tensors
 
 
-def save_gpt2(model, path):
+def write_gpt2(path, params, hf_config):
     """Write a folder transformers.GPT2LMHeadModel.from_pretrained reads: config.json + model.safetensors."""
     folder = os.fspath(path)
-    hf_config = gpt2_config_to_hf(model.config)  # refuses non-GPT-2 options before anything is written
     os.makedirs(folder, exist_ok=True)
-    save_file(gpt2_hf_tensors(model), os.path.join(folder, WEIGHTS_NAME), metadata=SAFETENSORS_METADATA)
-    write_json_atomic(os.path.join(folder, CONFIG_NAME), hf_config)
+    save_file(gpt2_hf_tensors(params), os.path.join(folder, WEIGHTS_NAME), metadata=SAFETENSORS_METADATA)
+    write_json_atomic(os.path.join(folder, CONFIG_NAME), hf_config, indent=2)

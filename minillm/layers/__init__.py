@@ -10,11 +10,13 @@ from minillm.layers.activations import (
     silu_backward, silu_forward, swiglu_backward, swiglu_forward, tanh_backward, tanh_forward,
 )
 from minillm.layers.attention import (
-    attention_backward, attention_forward, causal_mask, multihead_attention_backward, multihead_attention_forward,
+    attention_backward, attention_forward, causal_mask, merge_heads, multihead_attention_backward,
+    multihead_attention_forward, split_heads,
 )
 from minillm.layers.block import (
-    cross_decoder_block_backward, cross_decoder_block_forward, decoder_block_backward, decoder_block_forward,
-    encoder_block_backward, encoder_block_forward, residual_backward, residual_forward,
+    NUMPY_OPS, block_params, cross_attention_probs, cross_decoder_block_backward, cross_decoder_block_forward,
+    decoder_block_backward, decoder_block_forward, encoder_block_backward, encoder_block_forward, residual_backward,
+    residual_forward,
 )
 from minillm.layers.dropout import dropout_backward, dropout_forward
 from minillm.layers.embedding import embedding_backward, embedding_forward

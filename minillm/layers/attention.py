@@ -30,6 +30,7 @@ import numpy as np
 
 from minillm.checks import (
     check_bool_mask,
+    check_flag,
     check_float_array,
     check_int,
     check_int_array,
@@ -37,11 +38,6 @@ from minillm.checks import (
 )
 from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.positional import rope_backward, rope_forward
-
-
-def _check_flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 # The causal mask, aligned to the END of the keys when Tq != Tk:
@@ -65,7 +61,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     check_float_array("q", q, min_ndim=2)
     check_float_array("k", k, min_ndim=2)
     check_float_array("v", v, min_ndim=2)
-    _check_flag("causal", causal)
+    check_flag("causal", causal)
     *lead, Tq, D = q.shape
     Tk = k.shape[-2]
     check_shape("k", k, (*lead, None, D), what="(..., Tk, D) with q's leading axes and D")
@@ -115,13 +111,16 @@ def attention_backward(dout, cache):
 
 
 # (..., T, C) -> (..., H, T, d_k): column block h*d_k:(h+1)*d_k of C is head h.
-def _split_heads(x, n_heads):
+# A transposed VIEW of x, no copy: a head's rows stay interleaved with the other heads' in
+# x's (..., T, H*d_k) layout (the Numba kernel for short sequences reads them there).
+def split_heads(x, n_heads):
     *lead, T, C = x.shape
     return x.reshape(*lead, T, n_heads, C // n_heads).swapaxes(-2, -3)
 
 
-# (..., H, T, d_k) -> (..., T, C): the concatenation of the heads along features.
-def _merge_heads(x):
+# (..., H, T, d_k) -> (..., T, C): the concatenation of the heads along features
+# (a free reshape when x is the view split_heads made, a copy otherwise).
+def merge_heads(x):
     x = x.swapaxes(-2, -3)                                    # (..., T, H, d_k)
     return x.reshape(*x.shape[:-2], -1)
 
@@ -155,7 +154,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
     check_int("n_heads", n_heads, low=1)
     if C % n_heads != 0:
         raise ValueError(f"n_heads must divide d_model = {C} (d_k = d_model / n_heads), got n_heads = {n_heads}")
-    _check_flag("rope", rope)
+    check_flag("rope", rope)
     if positions is not None and not rope:
         raise ValueError("positions is only used with rope=True, got positions with rope=False")
 
@@ -164,9 +163,9 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
     k, cache_k = linear_forward(x_kv, Wk, bk)                 # (..., Tk, C)
     v, cache_v = linear_forward(x_kv, Wv, bv)                 # (..., Tk, C)
     # split the features into heads; every head keeps the whole sequence
-    q_h = _split_heads(q, n_heads)                            # (..., H, Tq, d_k)
-    k_h = _split_heads(k, n_heads)                            # (..., H, Tk, d_k)
-    v_h = _split_heads(v, n_heads)                            # (..., H, Tk, d_k)
+    q_h = split_heads(q, n_heads)                             # (..., H, Tq, d_k)
+    k_h = split_heads(k, n_heads)                             # (..., H, Tk, d_k)
+    v_h = split_heads(v, n_heads)                             # (..., H, Tk, d_k)
     cache_rope = None
     if rope:
         if positions is None:
@@ -184,7 +183,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
         cache_rope = (cache_rope_q, cache_rope_k)
     heads, cache_att = attention_forward(q_h, k_h, v_h, mask=mask, causal=causal)  # (..., H, Tq, d_k)
     # out = Concat(head_1 .. head_H) W_O + b_O
-    concat = _merge_heads(heads)                              # (..., Tq, C)
+    concat = merge_heads(heads)                               # (..., Tq, C)
     out, cache_o = linear_forward(concat, Wo, bo)             # (..., Tq, C)
     cache = (n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o)
     return out, cache
@@ -200,7 +199,7 @@ def multihead_attention_backward(dout, cache):
     n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o = cache
     # out = Concat(heads) W_O + b_O
     dconcat, dWo, dbo = linear_backward(dout, cache_o)        # (..., Tq, C)
-    dheads = _split_heads(dconcat, n_heads)                   # (..., H, Tq, d_k)
+    dheads = split_heads(dconcat, n_heads)                    # (..., H, Tq, d_k)
     # head_h = Attention(Q_h, K_h, V_h)
     dq_h, dk_h, dv_h = attention_backward(dheads, cache_att)
     # Q_h, K_h = RoPE(Q_h), RoPE(K_h)
@@ -209,9 +208,9 @@ def multihead_attention_backward(dout, cache):
         dq_h = rope_backward(dq_h, cache_rope_q)
         dk_h = rope_backward(dk_h, cache_rope_k)
     # split heads
-    dq = _merge_heads(dq_h)                                   # (..., Tq, C)
-    dk = _merge_heads(dk_h)                                   # (..., Tk, C)
-    dv = _merge_heads(dv_h)                                   # (..., Tk, C)
+    dq = merge_heads(dq_h)                                    # (..., Tq, C)
+    dk = merge_heads(dk_h)                                    # (..., Tk, C)
+    dv = merge_heads(dv_h)                                    # (..., Tk, C)
     # Q = X_q W_Q + b_Q,  K = X_kv W_K + b_K,  V = X_kv W_V + b_V
     dx_q, dWq, dbq = linear_backward(dq, cache_q)
     dx_kv_from_k, dWk, dbk = linear_backward(dk, cache_k)

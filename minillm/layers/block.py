@@ -8,10 +8,12 @@ Three blocks, each `(out, cache) = *_forward(x, ..., params, *, options)` and
 `(dx, ..., grads) = *_backward(dout, cache)`, with `params` a dict of arrays and
 `grads` a dict with exactly the same keys:
 
-    decoder_block        pre-LN causal self-attention + FFN        (GPT-2)
+    decoder_block        pre-LN causal self-attention + FFN        (GPT-2; LLaMA with RMSNorm, RoPE, SwiGLU)
     encoder_block        post-LN (or pre-LN) self-attention + FFN  (BERT)
     cross_decoder_block  causal self-attention, cross-attention to the encoder's
                          memory, FFN                               (encoder-decoder translation)
+
+These are THE blocks: GPT, BERT and Seq2Seq call them, one call per layer.
 
 Parameter names (GPT-2-like, so checkpoints map key by key); C = d_model, d_ff the hidden width:
 
@@ -20,36 +22,83 @@ Parameter names (GPT-2-like, so checkpoints map key by key); C = d_model, d_ff t
     attn.bq, attn.bk, attn.bv, attn.bo    (C,)
     ln2.gamma, ln2.beta                   (C,)     norm of the feed-forward sublayer
     mlp.W1 (C, d_ff), mlp.b1 (d_ff,), mlp.W2 (d_ff, C), mlp.b2 (C,)
+  activation="swiglu" instead (LLaMA, no biases):
+    mlp.W_gate (C, d_ff), mlp.W_up (C, d_ff), mlp.W_down (d_ff, C)
+  norm_type="rmsnorm" (decoder_block): ln*.gamma only, there is no beta
   cross_decoder_block only (C_mem = memory.shape[-1]):
     ln_cross.gamma, ln_cross.beta         (C,)     norm of the cross-attention sublayer
     cross.Wq (C, C), cross.Wk (C_mem, C), cross.Wv (C_mem, C), cross.Wo (C, C)
     cross.bq, cross.bk, cross.bv, cross.bo (C,)
 
 Every bias and every beta is optional: leave the key out for a bias-free block
-(its gradient is then absent from grads too).  Unknown keys are refused.
+(its gradient is then absent from grads too; a LayerNorm without beta has no shift).
+Unknown keys are refused.  A model with one flat dict ("h.0.attn.Wq") hands a block
+its share with block_params(params, "h.0.").
+
+ops: every block calls its operations through `ops`, a namespace of forward/backward
+functions with the layer contract (DESIGN.md): ops.linear_forward, ops.attention_forward,
+ops.layernorm_forward, ...  The default, NUMPY_OPS, holds the NumPy layers of this
+package; minillm.models.backend builds the same namespace with the Numba kernels
+swapped in.  The backend changes the operations, never the block.  The backward
+functions take the ops from the cache.
 
 Residual fan-out: a tensor that feeds both the skip path and a sublayer gets
 the sum of both gradients, written in one visible line.
 
 Derived in notebooks/10_transformer_block.ipynb.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
 from minillm.checks import (
     check_bool_mask,
     check_choice,
+    check_flag,
     check_float_array,
     check_int,
+    check_number,
     check_same_shape,
     check_shape,
 )
-from minillm.layers.attention import multihead_attention_backward, multihead_attention_forward
+from minillm.layers.attention import (
+    attention_backward,
+    attention_forward,
+    merge_heads,
+    split_heads,
+)
 from minillm.layers.dropout import dropout_backward, dropout_forward
-from minillm.layers.feedforward import feedforward_backward, feedforward_forward
-from minillm.layers.norm import layernorm_backward, layernorm_forward
+from minillm.layers.feedforward import (
+    ACTIVATIONS,
+    feedforward_backward,
+    feedforward_forward,
+    swiglu_feedforward_backward,
+    swiglu_feedforward_forward,
+)
+from minillm.layers.linear import linear_backward, linear_forward
+from minillm.layers.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
+from minillm.layers.positional import rope_backward, rope_forward
 
-_ATTN = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+# The operations the blocks call, by name: the NumPy layers (the default `ops` of every block).
+NUMPY_OPS = SimpleNamespace(
+    linear_forward=linear_forward, linear_backward=linear_backward,
+    layernorm_forward=layernorm_forward, layernorm_backward=layernorm_backward,
+    rmsnorm_forward=rmsnorm_forward, rmsnorm_backward=rmsnorm_backward,
+    rope_forward=rope_forward, rope_backward=rope_backward,
+    dropout_forward=dropout_forward, dropout_backward=dropout_backward,
+    attention_forward=attention_forward, attention_backward=attention_backward,
+    feedforward_forward=feedforward_forward, feedforward_backward=feedforward_backward,
+    swiglu_feedforward_forward=swiglu_feedforward_forward, swiglu_feedforward_backward=swiglu_feedforward_backward,
+)
+
+NORM_TYPES = ("layernorm", "rmsnorm")
+BLOCK_ACTIVATIONS = (*ACTIVATIONS, "swiglu")     # the FFN's activations, plus the gated SwiGLU FFN
 _OPTIONAL_SUFFIXES = (".beta", ".bq", ".bk", ".bv", ".bo", ".b1", ".b2")
+
+
+def block_params(params, prefix):
+    """The block's share of a model's flat dict: block_params(p, "h.0.")["attn.Wq"] is p["h.0.attn.Wq"]."""
+    return {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)}
 
 
 # out = x + y                        x, y (...) -> out (...)
@@ -67,28 +116,51 @@ def residual_backward(dout, cache):
     return dout.copy(), dout.copy()
 
 
-# --------------------------------------------------------------------------- parameter checks
+# --------------------------------------------------------------------------- checks
 
-def _param_shapes(params, C, C_mem, cross):
-    """Expected shape of every known key; d_ff is read from mlp.W1 (None = any size)."""
-    W1 = params.get("mlp.W1")
-    d_ff = W1.shape[1] if isinstance(W1, np.ndarray) and W1.ndim == 2 else None
-    shapes = {"ln1.gamma": (C,), "ln1.beta": (C,), "ln2.gamma": (C,), "ln2.beta": (C,),
-              "mlp.W1": (C, None), "mlp.b1": (d_ff,), "mlp.W2": (d_ff, C), "mlp.b2": (C,)}
+def _param_shapes(params, C, C_mem, cross, norm_type, activation):
+    """Expected shape of every known key; d_ff is read from mlp.W1 / mlp.W_gate (None = any size)."""
+    W_in = params.get("mlp.W_gate" if activation == "swiglu" else "mlp.W1")
+    d_ff = W_in.shape[1] if isinstance(W_in, np.ndarray) and W_in.ndim == 2 else None
+
+    def add_norm(prefix):
+        shapes[f"{prefix}.gamma"] = (C,)
+        if norm_type == "layernorm":
+            shapes[f"{prefix}.beta"] = (C,)
+
+    shapes = {}
+    add_norm("ln1")
+    add_norm("ln2")
+    if activation == "swiglu":
+        shapes.update({"mlp.W_gate": (C, None), "mlp.W_up": (C, d_ff), "mlp.W_down": (d_ff, C)})
+    else:
+        shapes.update({"mlp.W1": (C, None), "mlp.b1": (d_ff,), "mlp.W2": (d_ff, C), "mlp.b2": (C,)})
     sublayers = [("attn", C)] + ([("cross", C_mem)] if cross else [])
     for prefix, C_kv in sublayers:
         shapes.update({f"{prefix}.Wq": (C, C), f"{prefix}.Wk": (C_kv, C), f"{prefix}.Wv": (C_kv, C),
                        f"{prefix}.Wo": (C, C)})
         shapes.update({f"{prefix}.{b}": (C,) for b in ("bq", "bk", "bv", "bo")})
     if cross:
-        shapes.update({"ln_cross.gamma": (C,), "ln_cross.beta": (C,)})
+        add_norm("ln_cross")
     return shapes
 
 
-def _check_params(params, C, *, C_mem=None, cross=False):
+def _check_block(x, params, *, n_heads, C_mem=None, cross=False, norm_type="layernorm", activation="gelu",
+                 eps=1e-5, dropout=0.0, training=True):
+    """Every check a block needs before it computes; returns C = x.shape[-1]."""
+    check_float_array("x", x, min_ndim=2)
+    C = x.shape[-1]
+    check_int("n_heads", n_heads, low=1)
+    if C % n_heads != 0:
+        raise ValueError(f"n_heads must divide d_model = {C} (d_k = d_model / n_heads), got n_heads = {n_heads}")
+    check_choice("norm_type", norm_type, NORM_TYPES)
+    check_choice("activation", activation, BLOCK_ACTIVATIONS)
+    check_number("eps", eps, low=0.0, low_open=True)
+    check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
+    check_flag("training", training)
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays (name -> array), got a {type(params).__name__}")
-    shapes = _param_shapes(params, C, C_mem, cross)
+    shapes = _param_shapes(params, C, C_mem, cross, norm_type, activation)
     missing = [k for k in shapes if k not in params and not k.endswith(_OPTIONAL_SUFFIXES)]
     if missing:
         raise ValueError(f"params is missing the keys {missing}; got the keys {sorted(params)}")
@@ -99,109 +171,188 @@ def _check_params(params, C, *, C_mem=None, cross=False):
         name = f"params[{key!r}]"
         check_float_array(name, value, ndim=len(shapes[key]))
         check_shape(name, value, shapes[key])
+    return C
 
 
-# --------------------------------------------------------------------------- sublayer helpers
-# Thin wrappers that read a sublayer's arrays from the dict by prefix and write
-# its gradients back under the same keys; the block functions stay a readable chain.
+# --------------------------------------------------------------------------- sublayers
+# Each reads its arrays from the dict by prefix and writes their gradients back under the
+# same keys (an absent bias or beta gets none), so the blocks below stay a readable chain.
 
-# LN(x) = (x - mean) / sqrt(var + eps) * gamma + beta      (beta = 0 when the key is absent)
-def _layernorm(x, params, prefix, eps):
+# LayerNorm(x) = (x - mean) / sqrt(var + eps) * gamma + beta      (beta = 0 when the key is absent)
+# RMSNorm(x)   = x / sqrt(mean(x^2) + eps) * gamma                (B, T, C)
+def _norm(x, params, prefix, norm_type, eps, ops):
     gamma = params[f"{prefix}.gamma"]
+    if norm_type == "rmsnorm":
+        out, cache = ops.rmsnorm_forward(x, gamma, eps=eps)
+        return out, (prefix, norm_type, False, cache)
     beta = params.get(f"{prefix}.beta")
-    out, cache = layernorm_forward(x, gamma, np.zeros_like(gamma) if beta is None else beta, eps=eps)
-    return out, (prefix, beta is not None, cache)
+    out, cache = ops.layernorm_forward(x, gamma, np.zeros_like(gamma) if beta is None else beta, eps=eps)
+    return out, (prefix, norm_type, beta is not None, cache)
 
 
-def _layernorm_back(dout, cache, grads):
-    prefix, has_beta, ln_cache = cache
-    dx, grads[f"{prefix}.gamma"], dbeta = layernorm_backward(dout, ln_cache)
+def _norm_back(dout, cache, grads, ops):
+    prefix, norm_type, has_beta, norm_cache = cache
+    if norm_type == "rmsnorm":
+        dx, grads[f"{prefix}.gamma"] = ops.rmsnorm_backward(dout, norm_cache)
+        return dx
+    dx, grads[f"{prefix}.gamma"], dbeta = ops.layernorm_backward(dout, norm_cache)
     if has_beta:
         grads[f"{prefix}.beta"] = dbeta
     return dx
 
 
-def _attention(x_q, x_kv, params, prefix, **options):
-    arrays = [params.get(f"{prefix}.{name}") for name in _ATTN]
-    out, cache = multihead_attention_forward(x_q, x_kv, *arrays, **options)
-    return out, (prefix, cache)
+# Multi-head attention, composed from ops (one linear per projection, heads as views):
+#   q = x_q W_q + b_q,   k = x_kv W_k + b_k,   v = x_kv W_v + b_v              (B, T, C)
+#   split C into H heads of D = C / H: transposed VIEWS, no copy               (B, H, T, D)
+#     (the Numba kernel for short sequences reads the (B, T, H*D) layout through them)
+#   rope: q, k = RoPE(q), RoPE(k) at the tokens' absolute positions
+#   kv_cache: k, v = the cached keys/values followed by the new ones           (B, H, T_k, D)
+#   y = softmax(q k^T / sqrt(D) + mask) v                                       (B, H, T, D)
+#   out = Concat(heads) W_o + b_o                                               (B, T, C)
+def _attention(x_q, x_kv, params, prefix, ops, *, n_heads, causal=False, mask=None, rope=False,
+               rope_base=10000.0, positions=None, kv_cache=None):
+    def w(name):
+        return params.get(f"{prefix}.{name}")
+
+    q, cache_q = ops.linear_forward(x_q, w("Wq"), w("bq"))                     # (B, T, C)
+    k, cache_k = ops.linear_forward(x_kv, w("Wk"), w("bk"))                    # (B, T_kv, C)
+    v, cache_v = ops.linear_forward(x_kv, w("Wv"), w("bv"))                    # (B, T_kv, C)
+    q, k, v = split_heads(q, n_heads), split_heads(k, n_heads), split_heads(v, n_heads)  # (B, H, T, D)
+    cache_rope = None
+    if rope:
+        q, cache_rope_q = ops.rope_forward(q, positions=positions, base=rope_base)
+        k, cache_rope_k = ops.rope_forward(k, positions=positions, base=rope_base)
+        cache_rope = (cache_rope_q, cache_rope_k)
+    if kv_cache is not None:
+        k, v = kv_cache.append(k, v)                                           # (B, H, T_k, D)
+    if mask is not None:
+        check_bool_mask("mask", mask, (*q.shape[:-1], k.shape[-2]))
+    y, cache_att = ops.attention_forward(q, k, v, causal=causal, mask=mask)    # (B, H, T, D)
+    out, cache_o = ops.linear_forward(merge_heads(y), w("Wo"), w("bo"))        # (B, T, C)
+    return out, (prefix, n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o)
 
 
-def _attention_back(dout, cache, grads):
-    prefix, mha_cache = cache
-    dx_q, dx_kv, *dparams = multihead_attention_backward(dout, mha_cache)
-    for name, g in zip(_ATTN, dparams):
-        if g is not None:
-            grads[f"{prefix}.{name}"] = g
-    return dx_q, dx_kv
+# Returns dx_q and x_kv's two gradients, through the keys and through the values (the caller
+# adds them, in one visible line, to whatever else x_kv fed).
+def _attention_back(dout, cache, grads, ops):
+    prefix, n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o = cache
+    # out = Concat(heads) W_o + b_o
+    dy, grads[f"{prefix}.Wo"], dbo = ops.linear_backward(dout, cache_o)
+    # y = softmax(q k^T / sqrt(D) + mask) v        (dout, like y, in heads: a view)
+    dq, dk, dv = ops.attention_backward(split_heads(dy, n_heads), cache_att)
+    # q, k = RoPE(q), RoPE(k)
+    if cache_rope is not None:
+        cache_rope_q, cache_rope_k = cache_rope
+        dk = ops.rope_backward(dk, cache_rope_k)
+        dq = ops.rope_backward(dq, cache_rope_q)
+    # split heads
+    dq, dk, dv = merge_heads(dq), merge_heads(dk), merge_heads(dv)             # (B, T, C)
+    # q = x_q W_q + b_q,  k = x_kv W_k + b_k,  v = x_kv W_v + b_v
+    dx_v, grads[f"{prefix}.Wv"], dbv = ops.linear_backward(dv, cache_v)
+    dx_k, grads[f"{prefix}.Wk"], dbk = ops.linear_backward(dk, cache_k)
+    dx_q, grads[f"{prefix}.Wq"], dbq = ops.linear_backward(dq, cache_q)
+    for name, db in (("bo", dbo), ("bq", dbq), ("bk", dbk), ("bv", dbv)):
+        if db is not None:                   # a bias-free projection has no bias gradient
+            grads[f"{prefix}.{name}"] = db
+    return dx_q, dx_k, dx_v
 
 
-_MLP = ("W1", "b1", "W2", "b2")
+# FFN(x) = act(x W_1 + b_1) W_2 + b_2                          (B, T, C)
+# SwiGLU: FFN(x) = (silu(x W_gate) * (x W_up)) W_down           (LLaMA, no biases)
+def _mlp(x, params, activation, ops):
+    if activation == "swiglu":
+        out, cache = ops.swiglu_feedforward_forward(x, params["mlp.W_gate"], params["mlp.W_up"],
+                                                    params["mlp.W_down"])
+    else:
+        out, cache = ops.feedforward_forward(x, params["mlp.W1"], params.get("mlp.b1"), params["mlp.W2"],
+                                             params.get("mlp.b2"), activation=activation)
+    return out, (activation, cache)
 
 
-def _mlp(x, params, activation):
-    out, cache = feedforward_forward(x, *[params.get(f"mlp.{name}") for name in _MLP], activation=activation)
-    return out, cache
-
-
-def _mlp_back(dout, cache, grads):
-    dx, *dparams = feedforward_backward(dout, cache)
-    for name, g in zip(_MLP, dparams):
-        if g is not None:
-            grads[f"mlp.{name}"] = g
+def _mlp_back(dout, cache, grads, ops):
+    activation, mlp_cache = cache
+    if activation == "swiglu":
+        dx, grads["mlp.W_gate"], grads["mlp.W_up"], grads["mlp.W_down"] = ops.swiglu_feedforward_backward(
+            dout, mlp_cache)
+        return dx
+    dx, grads["mlp.W1"], db1, grads["mlp.W2"], db2 = ops.feedforward_backward(dout, mlp_cache)
+    for name, db in (("mlp.b1", db1), ("mlp.b2", db2)):
+        if db is not None:
+            grads[name] = db
     return dx
 
 
-def _check_x(x, name="x"):
-    check_float_array(name, x, min_ndim=2)
-    return x.shape[-1]
+# Drop(y) = y * keep / (1 - p) while training.  p = 0 or evaluating: the identity, with
+# nothing drawn, cached or copied (cache None).
+def _dropout(y, p, rng, training, ops):
+    if p == 0 or not training:
+        return y, None
+    return ops.dropout_forward(y, p=p, rng=rng, training=True)
 
 
-# --------------------------------------------------------------------------- decoder block (GPT-2)
+def _dropout_back(dout, cache, ops):
+    return dout if cache is None else ops.dropout_backward(dout, cache)
+
+
+# --------------------------------------------------------------------------- decoder block (GPT-2, LLaMA)
 
 # Pre-LN decoder block (GPT-2):
-#   a   = LN1(x)                                  (B, T, C)
+#   a   = Norm1(x)                                (B, T, C)     LayerNorm, or RMSNorm (norm_type="rmsnorm")
 #   h   = x + Drop(MHA(a, a; causal, mask))       (B, T, C)     self-attention: Q, K, V all from a
-#   b   = LN2(h)                                  (B, T, C)
-#   out = h + Drop(FFN(b))                        (B, T, C)
-#   x (B, T, C);  params: see the module docstring;  mask bool broadcastable to (B, H, T, T)
-#   rope=True rotates q and k (LLaMA style); positions as in multihead_attention_forward.
-def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, eps=1e-5, activation="gelu",
-                          dropout=0.0, rng=None, training=True, rope=False, rope_base=10000.0, positions=None):
-    C = _check_x(x)
-    _check_params(params, C)
-    # h = x + Drop(MHA(LN1(x)))
-    a, cache_ln1 = _layernorm(x, params, "ln1", eps)
-    m, cache_attn = _attention(a, a, params, "attn", n_heads=n_heads, mask=mask, causal=causal,
-                               rope=rope, rope_base=rope_base, positions=positions)
-    m, cache_drop1 = dropout_forward(m, p=dropout, rng=rng, training=training)
+#   b   = Norm2(h)                                (B, T, C)
+#   out = h + Drop(FFN(b))                        (B, T, C)     GELU FFN, or SwiGLU (activation="swiglu")
+#   x (B, T, C);  params: see the module docstring;  mask bool broadcastable to (B, H, T, T_k)
+# rope=True rotates q and k (LLaMA style) at `positions`, int (T,): the absolute positions of
+#   x's tokens, default arange(T).
+# kv_cache (generation): an object whose .append(k, v) stores the new keys/values (B, H, T, D)
+#   and returns all of them (B, H, T_k, D); x holds only the new tokens (pass their positions),
+#   and the block keeps no backward cache (returns cache None).
+# ops: the operations (module docstring); the backward reads them from the cache.
+def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, norm_type="layernorm", eps=1e-5,
+                          activation="gelu", dropout=0.0, rng=None, training=True, rope=False, rope_base=10000.0,
+                          positions=None, kv_cache=None, ops=NUMPY_OPS):
+    _check_block(x, params, n_heads=n_heads, norm_type=norm_type, activation=activation, eps=eps,
+                 dropout=dropout, training=training)
+    check_flag("rope", rope)
+    if positions is not None and not rope:
+        raise ValueError("positions is only used with rope=True, got positions with rope=False")
+    if rope and (x.shape[-1] // n_heads) % 2 != 0:
+        raise ValueError(f"n_heads must leave an even d_k = C / n_heads for rope=True (RoPE rotates pairs), "
+                         f"got d_k = {x.shape[-1] // n_heads} from C = {x.shape[-1]}, n_heads = {n_heads}")
+    # h = x + Drop(MHA(Norm1(x)))
+    a, cache_ln1 = _norm(x, params, "ln1", norm_type, eps, ops)
+    m, cache_attn = _attention(a, a, params, "attn", ops, n_heads=n_heads, causal=causal, mask=mask, rope=rope,
+                               rope_base=rope_base, positions=positions, kv_cache=kv_cache)
+    m, cache_drop1 = _dropout(m, dropout, rng, training, ops)
     h = x + m
-    # out = h + Drop(FFN(LN2(h)))
-    b, cache_ln2 = _layernorm(h, params, "ln2", eps)
-    f, cache_mlp = _mlp(b, params, activation)
-    f, cache_drop2 = dropout_forward(f, p=dropout, rng=rng, training=training)
+    # out = h + Drop(FFN(Norm2(h)))
+    b, cache_ln2 = _norm(h, params, "ln2", norm_type, eps, ops)
+    f, cache_mlp = _mlp(b, params, activation, ops)
+    f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
     out = h + f
-    cache = (cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2)
+    if kv_cache is not None:
+        return out, None
+    cache = (ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2)
     return out, cache
 
 
 def decoder_block_backward(dout, cache):
-    cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2 = cache
+    if cache is None:
+        raise ValueError("cache is None: decoder_block_forward keeps no backward cache when given a kv_cache")
+    ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2 = cache
     grads = {}
-    # out = h + Drop(FFN(LN2(h)))
-    df = dropout_backward(dout, cache_drop2)
-    db = _mlp_back(df, cache_mlp, grads)
-    dh_from_ln2 = _layernorm_back(db, cache_ln2, grads)
-    # residual fan-out: h reached out through the skip path and through LN2
-    dh = dout + dh_from_ln2
-    # h = x + Drop(MHA(LN1(x)))
-    dm = dropout_backward(dh, cache_drop1)
-    da_q, da_kv = _attention_back(dm, cache_attn, grads)
-    # self-attention: a fed the queries and the keys/values
-    da = da_q + da_kv
-    dx_from_ln1 = _layernorm_back(da, cache_ln1, grads)
-    # residual fan-out: x reached h through the skip path and through LN1
-    dx = dh + dx_from_ln1
+    # out = h + Drop(FFN(Norm2(h)))
+    df = _dropout_back(dout, cache_drop2, ops)
+    db = _mlp_back(df, cache_mlp, grads, ops)
+    # residual fan-out: h reached out through the skip path and through Norm2
+    dh = dout + _norm_back(db, cache_ln2, grads, ops)
+    # h = x + Drop(MHA(Norm1(x)))
+    dm = _dropout_back(dh, cache_drop1, ops)
+    da_q, da_k, da_v = _attention_back(dm, cache_attn, grads, ops)
+    # self-attention: a fed the queries, the keys and the values
+    da = da_q + da_k + da_v
+    # residual fan-out: x reached h through the skip path and through Norm1
+    dx = dh + _norm_back(da, cache_ln1, grads, ops)
     return dx, grads
 
 
@@ -215,45 +366,42 @@ def decoder_block_backward(dout, cache):
 #   x (B, T, C);  mask: bool padding mask broadcastable to (B, H, T, T), e.g. (B, 1, 1, T)
 #   BERT uses eps = 1e-12 and activation = "gelu_erf".
 def encoder_block_forward(x, params, *, n_heads, mask=None, norm="post", eps=1e-5, activation="gelu_erf",
-                          dropout=0.0, rng=None, training=True):
+                          dropout=0.0, rng=None, training=True, ops=NUMPY_OPS):
     check_choice("norm", norm, {"pre", "post"})
     if norm == "pre":
         out, cache = decoder_block_forward(x, params, n_heads=n_heads, causal=False, mask=mask, eps=eps,
-                                           activation=activation, dropout=dropout, rng=rng, training=training)
+                                           activation=activation, dropout=dropout, rng=rng, training=training,
+                                           ops=ops)
         return out, ("pre", cache)
-    C = _check_x(x)
-    _check_params(params, C)
+    _check_block(x, params, n_heads=n_heads, activation=activation, eps=eps, dropout=dropout, training=training)
     # h = LN1(x + Drop(MHA(x, x)))
-    m, cache_attn = _attention(x, x, params, "attn", n_heads=n_heads, mask=mask)
-    m, cache_drop1 = dropout_forward(m, p=dropout, rng=rng, training=training)
-    s1 = x + m
-    h, cache_ln1 = _layernorm(s1, params, "ln1", eps)
+    m, cache_attn = _attention(x, x, params, "attn", ops, n_heads=n_heads, mask=mask)
+    m, cache_drop1 = _dropout(m, dropout, rng, training, ops)
+    h, cache_ln1 = _norm(x + m, params, "ln1", "layernorm", eps, ops)
     # out = LN2(h + Drop(FFN(h)))
-    f, cache_mlp = _mlp(h, params, activation)
-    f, cache_drop2 = dropout_forward(f, p=dropout, rng=rng, training=training)
-    s2 = h + f
-    out, cache_ln2 = _layernorm(s2, params, "ln2", eps)
-    return out, ("post", (cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2))
+    f, cache_mlp = _mlp(h, params, activation, ops)
+    f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
+    out, cache_ln2 = _norm(h + f, params, "ln2", "layernorm", eps, ops)
+    return out, ("post", (ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2))
 
 
 def encoder_block_backward(dout, cache):
     norm, cache = cache
     if norm == "pre":
         return decoder_block_backward(dout, cache)
-    cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2 = cache
+    ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2 = cache
     grads = {}
     # out = LN2(s2),  s2 = h + Drop(FFN(h))
-    ds2 = _layernorm_back(dout, cache_ln2, grads)
-    df = dropout_backward(ds2, cache_drop2)
-    dh_from_mlp = _mlp_back(df, cache_mlp, grads)
+    ds2 = _norm_back(dout, cache_ln2, grads, ops)
+    df = _dropout_back(ds2, cache_drop2, ops)
     # residual fan-out: h reached s2 through the skip path and through the FFN
-    dh = ds2 + dh_from_mlp
+    dh = ds2 + _mlp_back(df, cache_mlp, grads, ops)
     # h = LN1(s1),  s1 = x + Drop(MHA(x, x))
-    ds1 = _layernorm_back(dh, cache_ln1, grads)
-    dm = dropout_backward(ds1, cache_drop1)
-    dx_q, dx_kv = _attention_back(dm, cache_attn, grads)
-    # residual fan-out: x reached s1 through the skip path, the queries and the keys/values
-    dx = ds1 + dx_q + dx_kv
+    ds1 = _norm_back(dh, cache_ln1, grads, ops)
+    dm = _dropout_back(ds1, cache_drop1, ops)
+    dx_q, dx_k, dx_v = _attention_back(dm, cache_attn, grads, ops)
+    # residual fan-out: x reached s1 through the skip path, the queries, the keys and the values
+    dx = ds1 + dx_q + dx_k + dx_v
     return dx, grads
 
 
@@ -271,13 +419,14 @@ def encoder_block_backward(dout, cache):
 #   self_mask broadcastable to (B, H, T, T);  memory_mask to (B, H, T, T_mem), e.g. (B, 1, 1, T_mem)
 #   params: the decoder block's keys plus ln_cross.* and cross.* (module docstring).
 def cross_decoder_block_forward(x, memory, params, *, n_heads, self_mask=None, memory_mask=None, causal=True,
-                                norm="pre", eps=1e-5, activation="gelu", dropout=0.0, rng=None, training=True):
-    C = _check_x(x)
-    C_mem = _check_x(memory, "memory")
+                                norm="pre", eps=1e-5, activation="gelu", dropout=0.0, rng=None, training=True,
+                                ops=NUMPY_OPS):
+    check_float_array("x", x, min_ndim=2)
+    check_float_array("memory", memory, min_ndim=2)
     check_shape("memory", memory, (*x.shape[:-2], None, None), what="(B, T_mem, C_mem) with x's batch axes")
-    _check_params(params, C, C_mem=C_mem, cross=True)
+    _check_block(x, params, n_heads=n_heads, C_mem=memory.shape[-1], cross=True, activation=activation, eps=eps,
+                 dropout=dropout, training=training)
     check_choice("norm", norm, {"pre", "post"})
-    check_int("n_heads", n_heads, low=1)
     *lead, T, _ = x.shape
     T_mem = memory.shape[-2]
     if self_mask is not None:
@@ -285,73 +434,93 @@ def cross_decoder_block_forward(x, memory, params, *, n_heads, self_mask=None, m
     if memory_mask is not None:
         check_bool_mask("memory_mask", memory_mask, (*lead, n_heads, T, T_mem))
 
+    def attention(x_q, x_kv, prefix, **options):
+        return _attention(x_q, x_kv, params, prefix, ops, n_heads=n_heads, **options)
+
     def drop(y):
-        return dropout_forward(y, p=dropout, rng=rng, training=training)
+        return _dropout(y, dropout, rng, training, ops)
+
+    def layernorm(y, prefix):
+        return _norm(y, params, prefix, "layernorm", eps, ops)
 
     if norm == "pre":
         # h1 = x + Drop(MHA_self(LN1(x)))
-        a, cache_ln1 = _layernorm(x, params, "ln1", eps)
-        m, cache_self = _attention(a, a, params, "attn", n_heads=n_heads, mask=self_mask, causal=causal)
+        a, cache_ln1 = layernorm(x, "ln1")
+        m, cache_self = attention(a, a, "attn", mask=self_mask, causal=causal)
         m, cache_drop1 = drop(m)
         h1 = x + m
         # h2 = h1 + Drop(MHA_cross(LN_cross(h1), memory))
-        c, cache_ln_cross = _layernorm(h1, params, "ln_cross", eps)
-        m, cache_cross = _attention(c, memory, params, "cross", n_heads=n_heads, mask=memory_mask)
+        c, cache_ln_cross = layernorm(h1, "ln_cross")
+        m, cache_cross = attention(c, memory, "cross", mask=memory_mask)
         m, cache_drop2 = drop(m)
         h2 = h1 + m
         # out = h2 + Drop(FFN(LN2(h2)))
-        b, cache_ln2 = _layernorm(h2, params, "ln2", eps)
-        f, cache_mlp = _mlp(b, params, activation)
+        b, cache_ln2 = layernorm(h2, "ln2")
+        f, cache_mlp = _mlp(b, params, activation, ops)
         f, cache_drop3 = drop(f)
         out = h2 + f
     else:
         # h1 = LN1(x + Drop(MHA_self(x)))
-        m, cache_self = _attention(x, x, params, "attn", n_heads=n_heads, mask=self_mask, causal=causal)
+        m, cache_self = attention(x, x, "attn", mask=self_mask, causal=causal)
         m, cache_drop1 = drop(m)
-        h1, cache_ln1 = _layernorm(x + m, params, "ln1", eps)
+        h1, cache_ln1 = layernorm(x + m, "ln1")
         # h2 = LN_cross(h1 + Drop(MHA_cross(h1, memory)))
-        m, cache_cross = _attention(h1, memory, params, "cross", n_heads=n_heads, mask=memory_mask)
+        m, cache_cross = attention(h1, memory, "cross", mask=memory_mask)
         m, cache_drop2 = drop(m)
-        h2, cache_ln_cross = _layernorm(h1 + m, params, "ln_cross", eps)
+        h2, cache_ln_cross = layernorm(h1 + m, "ln_cross")
         # out = LN2(h2 + Drop(FFN(h2)))
-        f, cache_mlp = _mlp(h2, params, activation)
+        f, cache_mlp = _mlp(h2, params, activation, ops)
         f, cache_drop3 = drop(f)
-        out, cache_ln2 = _layernorm(h2 + f, params, "ln2", eps)
-    cache = (norm, cache_ln1, cache_self, cache_drop1, cache_ln_cross, cache_cross, cache_drop2,
+        out, cache_ln2 = layernorm(h2 + f, "ln2")
+    cache = (ops, norm, cache_ln1, cache_self, cache_drop1, cache_ln_cross, cache_cross, cache_drop2,
              cache_ln2, cache_mlp, cache_drop3)
     return out, cache
 
 
 def cross_decoder_block_backward(dout, cache):
-    (norm, cache_ln1, cache_self, cache_drop1, cache_ln_cross, cache_cross, cache_drop2,
+    (ops, norm, cache_ln1, cache_self, cache_drop1, cache_ln_cross, cache_cross, cache_drop2,
      cache_ln2, cache_mlp, cache_drop3) = cache
     grads = {}
     if norm == "pre":
         # out = h2 + Drop(FFN(LN2(h2)))
-        db = _mlp_back(dropout_backward(dout, cache_drop3), cache_mlp, grads)
+        db = _mlp_back(_dropout_back(dout, cache_drop3, ops), cache_mlp, grads, ops)
         # residual fan-out: h2 went to the skip path and into LN2
-        dh2 = dout + _layernorm_back(db, cache_ln2, grads)
+        dh2 = dout + _norm_back(db, cache_ln2, grads, ops)
         # h2 = h1 + Drop(MHA_cross(LN_cross(h1), memory))
-        dc, dmemory = _attention_back(dropout_backward(dh2, cache_drop2), cache_cross, grads)
+        dc, dmemory_k, dmemory_v = _attention_back(_dropout_back(dh2, cache_drop2, ops), cache_cross, grads, ops)
         # residual fan-out: h1 went to the skip path and into LN_cross
-        dh1 = dh2 + _layernorm_back(dc, cache_ln_cross, grads)
+        dh1 = dh2 + _norm_back(dc, cache_ln_cross, grads, ops)
         # h1 = x + Drop(MHA_self(LN1(x)))
-        da_q, da_kv = _attention_back(dropout_backward(dh1, cache_drop1), cache_self, grads)
-        # residual fan-out: x went to the skip path and into LN1 (whose output fed q and k, v)
-        dx = dh1 + _layernorm_back(da_q + da_kv, cache_ln1, grads)
+        da_q, da_k, da_v = _attention_back(_dropout_back(dh1, cache_drop1, ops), cache_self, grads, ops)
+        # residual fan-out: x went to the skip path and into LN1 (whose output fed q, k and v)
+        dx = dh1 + _norm_back(da_q + da_k + da_v, cache_ln1, grads, ops)
     else:
         # out = LN2(s3),  s3 = h2 + Drop(FFN(h2))
-        ds3 = _layernorm_back(dout, cache_ln2, grads)
+        ds3 = _norm_back(dout, cache_ln2, grads, ops)
         # residual fan-out: h2 went to the skip path and into the FFN
-        dh2 = ds3 + _mlp_back(dropout_backward(ds3, cache_drop3), cache_mlp, grads)
+        dh2 = ds3 + _mlp_back(_dropout_back(ds3, cache_drop3, ops), cache_mlp, grads, ops)
         # h2 = LN_cross(s2),  s2 = h1 + Drop(MHA_cross(h1, memory))
-        ds2 = _layernorm_back(dh2, cache_ln_cross, grads)
-        dh1_from_cross, dmemory = _attention_back(dropout_backward(ds2, cache_drop2), cache_cross, grads)
+        ds2 = _norm_back(dh2, cache_ln_cross, grads, ops)
+        dh1_from_cross, dmemory_k, dmemory_v = _attention_back(_dropout_back(ds2, cache_drop2, ops), cache_cross,
+                                                               grads, ops)
         # residual fan-out: h1 went to the skip path and into the queries of the cross-attention
         dh1 = ds2 + dh1_from_cross
         # h1 = LN1(s1),  s1 = x + Drop(MHA_self(x))
-        ds1 = _layernorm_back(dh1, cache_ln1, grads)
-        dx_q, dx_kv = _attention_back(dropout_backward(ds1, cache_drop1), cache_self, grads)
-        # residual fan-out: x went to the skip path, the queries and the keys/values
-        dx = ds1 + dx_q + dx_kv
+        ds1 = _norm_back(dh1, cache_ln1, grads, ops)
+        dx_q, dx_k, dx_v = _attention_back(_dropout_back(ds1, cache_drop1, ops), cache_self, grads, ops)
+        # residual fan-out: x went to the skip path, the queries, the keys and the values
+        dx = ds1 + dx_q + dx_k + dx_v
+    # memory fed the cross-attention's keys and values
+    dmemory = dmemory_k + dmemory_v
     return dx, dmemory, grads
+
+
+# The cross-attention weights P = softmax(q k^T / sqrt(D) + memory_mask) of one
+# cross_decoder_block_forward, read from its cache: (B, H, T, T_mem), row t = how much target
+# position t reads each memory position.  Needs the NumPy attention (ops.attention_forward of
+# NUMPY_OPS keeps P; the fused kernel keeps only one log-sum-exp per row).
+def cross_attention_probs(cache):
+    cache_cross = cache[6]
+    cache_att = cache_cross[6]
+    q, k, v, probs, scale = cache_att
+    return probs

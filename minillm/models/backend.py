@@ -2,7 +2,9 @@
 
 A model's config names its backend ("numpy" or "numba"); the model asks this
 module once for a namespace of forward/backward functions and calls
-`ops.attention_forward(...)` etc.  Both backends honour the same contract
+`ops.attention_forward(...)` etc., and hands the same namespace to the block
+functions of minillm/layers/block.py (`decoder_block_forward(..., ops=ops)`): the
+backend swaps the operations, never the block.  Both backends honour the same contract
 (DESIGN.md), and tests/test_kernels_*.py hold every kernel equal to its
 NumPy twin, so switching the backend changes speed, not results.
 

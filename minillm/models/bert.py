@@ -8,7 +8,7 @@
     last_hidden_state = x                                                               (B, T, H)
     pooler_output     = tanh(x[:, 0] W_p + b_p)            the [CLS] vector, transformed (B, H)
 
-Heads on top (each with forward(...) -> (logits, loss, cache) and backward(cache) -> grads):
+Heads on top (each with forward(...) -> (logits, loss, cache) and backward(cache, dloss=1.0) -> grads):
     BertForMaskedLM                 t = LN(GELU(x W_d + b_d)),  logits = t E_word^T + b     (B, T, V)
     BertForSequenceClassification   logits = Drop(pooler_output) W_c + b_c                  (B, K)
     BertForTokenClassification      logits = Drop(last_hidden_state) W_c + b_c               (B, T, K)
@@ -19,9 +19,10 @@ The padding mask: attention_mask (B, T) holds 1 for a real token and 0 for [PAD]
 the boolean key mask (B, 1, 1, T), so no position attends to padding.  Padded positions still
 get (meaningless) outputs; the losses ignore them.
 
-Parameters live in one flat dict with minillm's short names; HF_NAME_MAP lists, for every
-name, the Hugging Face BERT name and whether the array is stored transposed there
-(PyTorch's nn.Linear keeps W as (out, in); minillm's x @ W + b keeps it as (in, out)).
+Parameters live in one flat dict with minillm's short names; BERT_NAME_MAP (in
+minillm/io/huggingface.py, also reachable here as HF_NAME_MAP) lists, for every name, the
+Hugging Face BERT name and whether the array is stored transposed there (PyTorch's nn.Linear
+keeps W as (out, in); minillm's x @ W + b keeps it as (in, out)).
 
 Dropout: only on the embeddings, the sublayer outputs and the classifier input (HF BERT also
 drops attention probabilities; minillm's attention has no dropout).  With training=False
@@ -34,10 +35,13 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params, check_rng
+from minillm.io.huggingface import (
+    BERT_NAME_MAP, bert_config_from_hf, bert_config_to_hf, bert_name, read_bert_params, read_config, write_bert,
+)
 from minillm.layers import (
-    cross_entropy_backward, cross_entropy_forward, dropout_backward, dropout_forward, embedding_backward,
-    embedding_forward, encoder_block_backward, encoder_block_forward, layernorm_backward, layernorm_forward,
-    linear_backward, linear_forward, tanh_backward, tanh_forward,
+    NUMPY_OPS, block_params, cross_entropy_backward, cross_entropy_forward, dropout_backward, dropout_forward,
+    embedding_backward, embedding_forward, encoder_block_backward, encoder_block_forward, layernorm_backward,
+    layernorm_forward, linear_backward, linear_forward, tanh_backward, tanh_forward,
 )
 from minillm.layers.feedforward import ACTIVATIONS as LAYER_ACTIVATIONS
 from minillm.layers.softmax import IGNORE_INDEX
@@ -140,54 +144,10 @@ def init_params(shapes, config, seed=0):
     return params
 
 
-# minillm name -> (Hugging Face name, stored transposed in HF?).  "{i}" is the layer index.
-# Backbone names are those of a bare BertModel; checkpoints of BertFor* models put "bert."
-# in front of them.  The MLM decoder weight "cls.predictions.decoder.weight" is the word
-# embedding itself (tied), so it has no minillm name of its own.
-HF_NAME_MAP = {
-    "embeddings.word": ("embeddings.word_embeddings.weight", False),
-    "embeddings.position": ("embeddings.position_embeddings.weight", False),
-    "embeddings.token_type": ("embeddings.token_type_embeddings.weight", False),
-    "embeddings.ln.gamma": ("embeddings.LayerNorm.weight", False),
-    "embeddings.ln.beta": ("embeddings.LayerNorm.bias", False),
-    "layer.{i}.attn.Wq": ("encoder.layer.{i}.attention.self.query.weight", True),
-    "layer.{i}.attn.bq": ("encoder.layer.{i}.attention.self.query.bias", False),
-    "layer.{i}.attn.Wk": ("encoder.layer.{i}.attention.self.key.weight", True),
-    "layer.{i}.attn.bk": ("encoder.layer.{i}.attention.self.key.bias", False),
-    "layer.{i}.attn.Wv": ("encoder.layer.{i}.attention.self.value.weight", True),
-    "layer.{i}.attn.bv": ("encoder.layer.{i}.attention.self.value.bias", False),
-    "layer.{i}.attn.Wo": ("encoder.layer.{i}.attention.output.dense.weight", True),
-    "layer.{i}.attn.bo": ("encoder.layer.{i}.attention.output.dense.bias", False),
-    "layer.{i}.ln1.gamma": ("encoder.layer.{i}.attention.output.LayerNorm.weight", False),
-    "layer.{i}.ln1.beta": ("encoder.layer.{i}.attention.output.LayerNorm.bias", False),
-    "layer.{i}.mlp.W1": ("encoder.layer.{i}.intermediate.dense.weight", True),
-    "layer.{i}.mlp.b1": ("encoder.layer.{i}.intermediate.dense.bias", False),
-    "layer.{i}.mlp.W2": ("encoder.layer.{i}.output.dense.weight", True),
-    "layer.{i}.mlp.b2": ("encoder.layer.{i}.output.dense.bias", False),
-    "layer.{i}.ln2.gamma": ("encoder.layer.{i}.output.LayerNorm.weight", False),
-    "layer.{i}.ln2.beta": ("encoder.layer.{i}.output.LayerNorm.bias", False),
-    "pooler.W": ("pooler.dense.weight", True),
-    "pooler.b": ("pooler.dense.bias", False),
-    # heads (names in a BertForMaskedLM / BertFor*Classification checkpoint)
-    "mlm.dense.W": ("cls.predictions.transform.dense.weight", True),
-    "mlm.dense.b": ("cls.predictions.transform.dense.bias", False),
-    "mlm.ln.gamma": ("cls.predictions.transform.LayerNorm.weight", False),
-    "mlm.ln.beta": ("cls.predictions.transform.LayerNorm.bias", False),
-    "mlm.bias": ("cls.predictions.bias", False),
-    "classifier.W": ("classifier.weight", True),
-    "classifier.b": ("classifier.bias", False),
-}
-
-
-def hf_name(name):
-    """minillm parameter name -> (Hugging Face name, transposed); "layer.3.attn.Wq" -> (".. layer.3 ..", True)."""
-    parts = name.split(".")
-    if parts[0] == "layer" and len(parts) > 2 and parts[1].isdigit():
-        hf, transposed = HF_NAME_MAP["layer.{i}." + ".".join(parts[2:])]
-        return hf.format(i=parts[1]), transposed
-    if name not in HF_NAME_MAP:
-        raise ValueError(f"name must be a minillm BERT parameter name, got {name!r}")
-    return HF_NAME_MAP[name]
+# The Hugging Face name of every parameter (and whether HF stores it transposed) is one table in
+# minillm/io/huggingface.py, beside GPT-2's; the names are kept here for the notebooks.
+HF_NAME_MAP = BERT_NAME_MAP
+hf_name = bert_name
 
 
 # --------------------------------------------------------------------------- the encoder
@@ -234,8 +194,11 @@ def _drop_rng(config, training, rng):
 
 
 def encoder_forward(params, config, input_ids, attention_mask=None, token_type_ids=None, *, pooler=True,
-                    training=False, rng=None):
-    """-> last_hidden (B, T, H), pooled (B, H) or None, cache.  Reads only the backbone keys of params."""
+                    training=False, rng=None, ops=NUMPY_OPS):
+    """-> last_hidden (B, T, H), pooled (B, H) or None, cache.  Reads only the backbone keys of params.
+
+    ops: the operations the encoder blocks call (minillm/layers/block.py), the NumPy layers by default.
+    """
     c, p = config, params
     attention_mask, token_type_ids = check_inputs(c, input_ids, attention_mask, token_type_ids)
     drop = _drop_rng(c, training, rng)
@@ -252,11 +215,11 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     key_mask = (attention_mask != 0)[:, None, None, :]
     for i in range(c.num_hidden_layers):
         prefix = f"layer.{i}."
-        block = {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
         # x = LN2(h + Drop(FFN(h))),  h = LN1(x + Drop(MHA(x, x)))      (post-LN, BERT)
-        x, cache[prefix] = encoder_block_forward(x, block, n_heads=c.num_attention_heads, mask=key_mask,
-                                                 norm="post", eps=c.layer_norm_eps, activation=c.activation,
-                                                 dropout=drop, rng=rng, training=drop > 0)
+        x, cache[prefix] = encoder_block_forward(x, block_params(p, prefix), n_heads=c.num_attention_heads,
+                                                 mask=key_mask, norm="post", eps=c.layer_norm_eps,
+                                                 activation=c.activation, dropout=drop, rng=rng, training=drop > 0,
+                                                 ops=ops)
     cache["out_shape"] = x.shape
     pooled = None
     if pooler:
@@ -311,12 +274,24 @@ class BertModel:
         shapes = backbone_shapes(config, pooler=self.add_pooling_layer)
         self.params = init_params(shapes, config, seed) if params is None else params
         check_params(self.params, shapes, "BertModel")
+        self.ops = NUMPY_OPS  # the operations the encoder blocks call (no Numba backend for BERT yet)
 
+    # ------------------------------------------- Hugging Face BERT folders (minillm/io/huggingface.py)
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
-        """A Hugging Face BERT folder (config.json + model.safetensors); kwargs: dtype, add_pooling_layer."""
-        from minillm.io.huggingface import load_bert
-        return load_bert(path, **kwargs)
+    def from_pretrained(cls, path, *, dtype="float32", add_pooling_layer=True):
+        """A Hugging Face BERT folder (config.json + model.safetensors), computing in `dtype`.
+
+        Accepts bare BertModel names and the "bert."-prefixed names of BertFor* checkpoints
+        (whose task heads are skipped, with a warning that names them).
+        """
+        config = BertConfig.from_dict(bert_config_from_hf(read_config(path), dtype=dtype))
+        shapes = backbone_shapes(config, pooler=add_pooling_layer)
+        params = read_bert_params(path, shapes, dtype=config.dtype, what=f"BertModel with {config}")
+        return cls(config, params, add_pooling_layer=add_pooling_layer)
+
+    def save_pretrained(self, path):
+        """Write config.json + model.safetensors that transformers' BertModel.from_pretrained reads."""
+        write_bert(path, self.params, bert_config_to_hf(self.config.to_dict()))
 
     @property
     def n_params(self):
@@ -324,7 +299,7 @@ class BertModel:
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, *, training=False, rng=None):
         x, pooled, cache = encoder_forward(self.params, self.config, input_ids, attention_mask, token_type_ids,
-                                           pooler=self.add_pooling_layer, training=training, rng=rng)
+                                           pooler=self.add_pooling_layer, training=training, rng=rng, ops=self.ops)
         return BertOutput(last_hidden_state=x, pooler_output=pooled), cache
 
     def backward(self, d_last_hidden, d_pooler, cache):
@@ -398,6 +373,7 @@ class _Head:
         shapes = {**backbone_shapes(config, pooler=self.pooler), **self.head_shapes_for(config)}
         self.params = init_params(shapes, config, seed) if params is None else params
         check_params(self.params, shapes, type(self).__name__)
+        self.ops = NUMPY_OPS  # the operations the encoder blocks call (no Numba backend for BERT yet)
 
     @classmethod
     def from_backbone(cls, backbone_params, config, seed=0, **kw):
@@ -424,13 +400,17 @@ class _Head:
 
     def encode(self, input_ids, attention_mask, token_type_ids, training, rng):
         return encoder_forward(self.params, self.config, input_ids, attention_mask, token_type_ids,
-                               pooler=self.pooler, training=training, rng=rng)
+                               pooler=self.pooler, training=training, rng=rng, ops=self.ops)
 
-    def backward(self, cache):
-        """Gradients of the mean loss for every parameter (same keys as params)."""
+    def backward(self, cache, dloss=1.0):
+        """Gradients of dloss * (the mean loss) for every parameter (same keys as params).
+
+        dloss = 1 gives the gradients of the loss itself; a data-parallel shard passes its share n_s / n.
+        """
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(..., labels=...) with labels")
-        return self._backward(cross_entropy_backward(1.0, cache["loss"]), cache)
+        # loss = cross_entropy(logits, labels)  ->  dlogits = dloss * (probs - onehot) / N
+        return self._backward(cross_entropy_backward(dloss, cache["loss"]), cache)
 
 
 class BertForMaskedLM(_Head):

@@ -9,13 +9,15 @@
 
 Letters: B batch, T time, C = n_embd, H = n_head, D = C / H, V = vocab size.
 
-Every step below calls one forward of minillm.layers (or, with
-backend="numba", the jitted twin in minillm.kernels with the same contract);
-`backward` calls the matching backwards in exactly the reverse order.  The
-LLaMA options (norm="rmsnorm", pos="rope", mlp="swiglu", bias=False) swap
-single steps and nothing else.
+Each layer is ONE call of minillm.layers.decoder_block_forward (layers/block.py, the
+decoder block every model shares); `backward` walks the same steps in exactly the
+reverse order, calling decoder_block_backward.  The LLaMA options (norm="rmsnorm",
+pos="rope", mlp="swiglu", bias=False) are options of the block and swap single steps.
 
-The backend is chosen here, in GPTConfig.backend, and nowhere else.
+The backend is chosen here, in GPTConfig.backend, and nowhere else: it picks the
+`ops` namespace (models/backend.py) that the model and its blocks call, the NumPy
+layers or their jitted twins in minillm.kernels with the same contract.
+
 Derived in notebooks/11_gpt_pretraining_generation.ipynb.
 """
 import math
@@ -24,7 +26,8 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params
-from minillm.layers import cross_entropy_forward
+from minillm.io.huggingface import gpt2_config_from_hf, gpt2_config_to_hf, read_config, read_gpt2_params, write_gpt2
+from minillm.layers import block_params, cross_entropy_forward, decoder_block_backward, decoder_block_forward
 from minillm.models.backend import ops_for_backend
 
 
@@ -175,52 +178,26 @@ class GPT:
             raise ValueError("rng must be a numpy.random.Generator when dropout > 0 and training=True")
         drop = c.dropout if (training and kv_cache is None) else 0.0
         positions = np.arange(offset, offset + T)
-        H = c.n_head
         caches = {}
 
         # x_t = E[token_t]                                                    (B, T, C)
         x, caches["wte"] = ops.embedding_forward(idx, p["wte"])
-        # x = x + P_t     (learned table or fixed sines; RoPE rotates q, k instead)
+        # x = x + P_t     (learned table or fixed sines; RoPE rotates q, k inside the blocks instead)
         if c.pos == "learned":
             x = x + p["wpe"][positions]
         elif c.pos == "sinusoidal":
             x = x + ops.sinusoidal_positional_encoding(offset + T, c.n_embd, dtype=x.dtype)[offset:]
-        x = self._dropout(x, drop, rng, caches, "drop_emb")
+        # x = Drop(x)     (dropout off: the identity, nothing cached)
+        if drop > 0:
+            x, caches["drop_emb"] = ops.dropout_forward(x, p=drop, rng=rng, training=True)
 
         for i in range(c.n_layer):
-            h = f"h.{i}."
-            # a = Norm(x)
-            a, caches[h + "ln1"] = self._norm_forward(x, h + "ln1")
-            # q = a Wq + bq,  k = a Wk + bk,  v = a Wv + bv                      (B, T, C)
-            q, caches[h + "q"] = ops.linear_forward(a, p[h + "attn.Wq"], p.get(h + "attn.bq"))
-            k, caches[h + "k"] = ops.linear_forward(a, p[h + "attn.Wk"], p.get(h + "attn.bk"))
-            v, caches[h + "v"] = ops.linear_forward(a, p[h + "attn.Wv"], p.get(h + "attn.bv"))
-            # split C into H heads of D = C/H                                    (B, H, T, D)
-            q, k, v = (split_heads(t, H) for t in (q, k, v))
-            if c.pos == "rope":
-                q, caches[h + "rope_q"] = ops.rope_forward(q, positions=positions, base=c.rope_base)
-                k, caches[h + "rope_k"] = ops.rope_forward(k, positions=positions, base=c.rope_base)
-            if kv_cache is not None:
-                k, v = kv_cache[i].append(k, v)
-            # y = softmax(q k^T / sqrt(D) + causal mask) v                       (B, H, T, D)
-            y, caches[h + "attn"] = ops.attention_forward(q, k, v, causal=True)
-            # concatenate the heads and mix them: y Wo + bo                      (B, T, C)
-            y, caches[h + "o"] = ops.linear_forward(merge_heads(y), p[h + "attn.Wo"], p.get(h + "attn.bo"))
-            y = self._dropout(y, drop, rng, caches, h + "drop_attn")
-            # x = x + y       (residual)
-            x = x + y
-            # a = Norm(x);  m = FFN(a);  x = x + m
-            a, caches[h + "ln2"] = self._norm_forward(x, h + "ln2")
-            if c.mlp == "gelu":
-                m, caches[h + "mlp"] = ops.feedforward_forward(
-                    a, p[h + "mlp.W1"], p.get(h + "mlp.b1"), p[h + "mlp.W2"], p.get(h + "mlp.b2"), activation="gelu"
-                )
-            else:
-                m, caches[h + "mlp"] = ops.swiglu_feedforward_forward(
-                    a, p[h + "mlp.W_gate"], p[h + "mlp.W_up"], p[h + "mlp.W_down"]
-                )
-            m = self._dropout(m, drop, rng, caches, h + "drop_mlp")
-            x = x + m
+            # x = x + Drop(Attention(Norm(x)));  x = x + Drop(FFN(Norm(x)))        (B, T, C)
+            x, caches[f"h.{i}"] = decoder_block_forward(
+                x, block_params(p, f"h.{i}."), n_heads=c.n_head, causal=True, norm_type=c.norm, eps=c.norm_eps,
+                activation="swiglu" if c.mlp == "swiglu" else "gelu", dropout=drop, rng=rng,
+                rope=c.pos == "rope", rope_base=c.rope_base, positions=positions if c.pos == "rope" else None,
+                kv_cache=None if kv_cache is None else kv_cache[i], ops=ops)
 
         # final norm, then logits = x E^T  (the head is the embedding, transposed)   (B, T, V)
         x, caches["ln_f"] = self._norm_forward(x, "ln_f")
@@ -236,16 +213,6 @@ class GPT:
             loss = float(loss)
         cache = None if kv_cache is not None else caches
         return logits, loss, cache
-
-    def _dropout(self, x, p, rng, caches, name):
-        # dropout off (p = 0, or evaluating): the identity, with nothing to cache or copy
-        if p == 0:
-            return x
-        x, caches[name] = self.ops.dropout_forward(x, p=p, rng=rng, training=True)
-        return x
-
-    def _dropout_backward(self, dout, cache, name):
-        return self.ops.dropout_backward(dout, cache[name]) if name in cache else dout
 
     def _norm_forward(self, x, prefix):
         p, c = self.params, self.config
@@ -265,51 +232,24 @@ class GPT:
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets (and no kv_cache)")
         c, p, ops = self.config, self.params, self.ops
-        H = c.n_head
         g = {}
 
         # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
         dlogits = ops.cross_entropy_backward(dloss, cache["loss"])
         # logits = x E^T
         dx, dWhead, _ = ops.linear_backward(dlogits, cache["head"])
+        # x = Norm_f(x)
         dx = self._norm_backward(dx, cache["ln_f"], "ln_f", g)
 
         for i in reversed(range(c.n_layer)):
-            h = f"h.{i}."
-            # x = x + m : the residual passes dx straight through, and into the FFN branch
-            dm = self._dropout_backward(dx, cache, h + "drop_mlp")
-            if c.mlp == "gelu":
-                da, g[h + "mlp.W1"], db1, g[h + "mlp.W2"], db2 = ops.feedforward_backward(dm, cache[h + "mlp"])
-                self._put_bias(g, h + "mlp.b1", db1)
-                self._put_bias(g, h + "mlp.b2", db2)
-            else:
-                da, g[h + "mlp.W_gate"], g[h + "mlp.W_up"], g[h + "mlp.W_down"] = ops.swiglu_feedforward_backward(
-                    dm, cache[h + "mlp"]
-                )
-            # residual fan-out: x fed both the skip path and Norm -> FFN
-            dx = dx + self._norm_backward(da, cache[h + "ln2"], h + "ln2", g)
+            # x = Block_i(x)
+            dx, block_grads = decoder_block_backward(dx, cache[f"h.{i}"])
+            g.update({f"h.{i}.{name}": grad for name, grad in block_grads.items()})
 
-            # x = x + y
-            dy = self._dropout_backward(dx, cache, h + "drop_attn")
-            dy, g[h + "attn.Wo"], dbo = ops.linear_backward(dy, cache[h + "o"])
-            self._put_bias(g, h + "attn.bo", dbo)
-            dy = split_heads(dy, H)
-            dq, dk, dv = ops.attention_backward(dy, cache[h + "attn"])
-            if c.pos == "rope":
-                dk = ops.rope_backward(dk, cache[h + "rope_k"])
-                dq = ops.rope_backward(dq, cache[h + "rope_q"])
-            dq, dk, dv = (merge_heads(t) for t in (dq, dk, dv))
-            dav, g[h + "attn.Wv"], dbv = ops.linear_backward(dv, cache[h + "v"])
-            dak, g[h + "attn.Wk"], dbk = ops.linear_backward(dk, cache[h + "k"])
-            daq, g[h + "attn.Wq"], dbq = ops.linear_backward(dq, cache[h + "q"])
-            for name, db in (("bq", dbq), ("bk", dbk), ("bv", dbv)):
-                self._put_bias(g, h + "attn." + name, db)
-            # a fed three projections: their gradients add
-            da = daq + dak + dav
-            # residual fan-out again: skip path + Norm -> attention
-            dx = dx + self._norm_backward(da, cache[h + "ln1"], h + "ln1", g)
-
-        dx = self._dropout_backward(dx, cache, "drop_emb")
+        # x = Drop(x)
+        if "drop_emb" in cache:
+            dx = ops.dropout_backward(dx, cache["drop_emb"])
+        # x = x + P_t:  every sequence of the batch read rows 0..T-1 of the table
         if c.pos == "learned":
             T = dx.shape[1]
             g["wpe"] = np.zeros_like(p["wpe"])
@@ -324,12 +264,9 @@ class GPT:
             dx, g[prefix + ".gamma"] = self.ops.rmsnorm_backward(dout, cache)
             return dx
         dx, g[prefix + ".gamma"], dbeta = self.ops.layernorm_backward(dout, cache)
-        self._put_bias(g, prefix + ".beta", dbeta)
+        if prefix + ".beta" in self.params:
+            g[prefix + ".beta"] = dbeta
         return dx
-
-    def _put_bias(self, g, name, db):
-        if name in self.params:
-            g[name] = db
 
     # ------------------------------------------------------- evaluation surface
     def new_kv_cache(self, batch_size=1):
@@ -379,23 +316,23 @@ class GPT:
             scored, start = end, start + stride
         return total, tokens.size - 1
 
-    def generate(self, idx, max_new_tokens, **kwargs):
-        """Token-by-token generation with a KV cache; see minillm.generate.generate for the options."""
-        from minillm.generate import generate
-
-        return generate(self, idx, max_new_tokens, **kwargs)
-
     # ------------------------------------------- Hugging Face GPT-2 folders (minillm/io/huggingface.py)
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
-        """A GPT-2 folder (config.json + model.safetensors); kwargs: dtype, backend, dropout."""
-        from minillm.io.huggingface import load_gpt2
-        return load_gpt2(path, **kwargs)
+    def from_pretrained(cls, path, *, dtype="float32", backend="numpy", dropout=0.0):
+        """A GPT-2 folder (config.json + model.safetensors: GPT2LMHeadModel or GPT2Model names).
+
+        dtype and backend are minillm's; dropout is applied when training (the checkpoint's
+        *_pdrop are settings of the original run, inference needs none).
+        """
+        config = GPTConfig(**gpt2_config_from_hf(read_config(path)), dropout=dropout, backend=backend, dtype=dtype)
+        shapes = {name: shape for name, (shape, _) in param_shapes(config).items()}
+        params = read_gpt2_params(path, shapes, dtype=config.dtype, what=f"GPT-2 with {config}")
+        return cls(config, params)
 
     def save_pretrained(self, path):
         """Write config.json + model.safetensors that transformers' GPT2LMHeadModel.from_pretrained reads."""
-        from minillm.io.huggingface import save_gpt2
-        save_gpt2(self, path)
+        hf_config = gpt2_config_to_hf(self.config.to_dict())  # refuses non-GPT-2 options before anything is written
+        write_gpt2(path, self.params, hf_config)
 
 
 class KVCache:
@@ -422,14 +359,3 @@ class KVCache:
 def kv_cache_length(kv_cache):
     return kv_cache[0].t
 
-
-# (B, T, C) -> (B, H, T, D):   head h owns features h*D .. (h+1)*D - 1 of every position
-def split_heads(x, H):
-    B, T, C = x.shape
-    return x.reshape(B, T, H, C // H).transpose(0, 2, 1, 3)
-
-
-# (B, H, T, D) -> (B, T, C):   concatenate the heads back along the features
-def merge_heads(x):
-    B, H, T, D = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)

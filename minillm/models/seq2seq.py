@@ -38,6 +38,9 @@ import numpy as np
 
 from minillm.checks import check_choice, check_float_array, check_int, check_int_array, check_number, check_params
 from minillm.layers import (
+    NUMPY_OPS,
+    block_params,
+    cross_attention_probs,
     cross_decoder_block_backward,
     cross_decoder_block_forward,
     dropout_backward,
@@ -206,14 +209,6 @@ def init_params(config, seed=0):
     return params
 
 
-# The cross_decoder_block's cache is (norm, ln1, self-attn, drop1, ln_cross, cross-attn, ...); its
-# cross-attention entry is (prefix, multi-head cache), whose entry 5 is attention_forward's cache
-# (q, k, v, probs, scale).  probs: (B, H, T, S), row t = how much target position t reads each source token.
-def _cross_attention_probs(block_cache):
-    _, mha_cache = block_cache[5]
-    return mha_cache[5][3]
-
-
 class Seq2Seq:
     """Encoder-decoder Transformer with a flat dict of params and grads with the same keys.
 
@@ -227,6 +222,8 @@ class Seq2Seq:
         self.config = config
         self.params = init_params(config, seed) if params is None else params
         check_params(self.params, {k: shape for k, (shape, _) in param_shapes(config).items()}, "the config")
+        # the operations the blocks call: the NumPy layers (a Numba backend would swap kernels in here)
+        self.ops = NUMPY_OPS
 
     @property
     def n_params(self):
@@ -234,10 +231,6 @@ class Seq2Seq:
 
     def _emb(self, side):
         return self.params["emb"] if self.config.share_embeddings else self.params[f"{side}_emb"]
-
-    def _block(self, side, i):
-        prefix = f"{side}.{i}."
-        return {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)}
 
     def _check_ids(self, name, ids, vocab_size):
         check_int_array(name, ids, high=vocab_size)
@@ -273,9 +266,9 @@ class Seq2Seq:
         caches = []
         for i in range(c.n_encoder_layer):
             # x = x + SelfAttn(LN(x));  x = x + FFN(LN(x))
-            x, cache = encoder_block_forward(x, self._block("enc", i), n_heads=c.n_head, mask=mask, norm="pre",
-                                             eps=c.norm_eps, activation=c.activation, dropout=drop, rng=rng,
-                                             training=drop > 0)
+            x, cache = encoder_block_forward(x, block_params(self.params, f"enc.{i}."), n_heads=c.n_head, mask=mask,
+                                             norm="pre", eps=c.norm_eps, activation=c.activation, dropout=drop,
+                                             rng=rng, training=drop > 0, ops=self.ops)
             caches.append(cache)
         memory, cache_ln = self._final_norm(x, "enc")                # (B, S, C)
         return memory, src_keep, (cache_embed, caches, cache_ln)
@@ -288,10 +281,10 @@ class Seq2Seq:
         caches = []
         for i in range(c.n_decoder_layer):
             # y = y + SelfAttn(LN(y); causal);  y = y + CrossAttn(LN(y), memory);  y = y + FFN(LN(y))
-            y, cache = cross_decoder_block_forward(y, memory, self._block("dec", i), n_heads=c.n_head,
-                                                   self_mask=self_mask, memory_mask=memory_mask, causal=True,
-                                                   norm="pre", eps=c.norm_eps, activation=c.activation,
-                                                   dropout=drop, rng=rng, training=drop > 0)
+            y, cache = cross_decoder_block_forward(y, memory, block_params(self.params, f"dec.{i}."),
+                                                   n_heads=c.n_head, self_mask=self_mask, memory_mask=memory_mask,
+                                                   causal=True, norm="pre", eps=c.norm_eps, activation=c.activation,
+                                                   dropout=drop, rng=rng, training=drop > 0, ops=self.ops)
             caches.append(cache)
         y, cache_ln = self._final_norm(y, "dec")                     # (B, T, C)
         # logits = y E_tgt^T        (the output head is the target embedding, transposed)
@@ -329,8 +322,11 @@ class Seq2Seq:
         cache = {"enc": cache_enc, "dec": cache_dec, "loss": cache_loss}
         return logits, loss, cache
 
-    def backward(self, cache):
-        """Gradients of the mean loss for every parameter: the forward's steps, in reverse."""
+    def backward(self, cache, dloss=1.0):
+        """Gradients of dloss * (the mean loss) for every parameter: the forward's steps, in reverse.
+
+        dloss = 1 gives the gradients of the loss itself; a data-parallel shard passes its share n_s / n.
+        """
         if cache is None or cache.get("loss") is None:
             raise ValueError("cache must come from forward(src, tgt_in, tgt_out) with tgt_out given")
         c = self.config
@@ -338,8 +334,8 @@ class Seq2Seq:
         cache_embed_t, dec_caches, cache_ln_t, cache_head = cache["dec"]
         cache_embed_s, enc_caches, cache_ln_s = cache["enc"]
 
-        # loss = smoothed cross-entropy  ->  dlogits = (p - q) / N
-        dlogits = smoothed_cross_entropy_backward(1.0, cache["loss"])
+        # loss = smoothed cross-entropy  ->  dlogits = dloss * (p - q) / N
+        dlogits = smoothed_cross_entropy_backward(dloss, cache["loss"])
         # logits = y E_tgt^T  ->  dy = dlogits E_tgt,  d(E_tgt^T) = y^T dlogits
         dy, dEt_T, _ = linear_backward(dlogits, cache_head)
         dy, g["dec.ln_f.gamma"], g["dec.ln_f.beta"] = layernorm_backward(dy, cache_ln_t)
@@ -378,7 +374,7 @@ class Seq2Seq:
         block: a list of (B, H, T, S) arrays (row t: what target position t read in the source)."""
         self._check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
         logits, (_, caches, _, _) = self._decode(tgt_in, memory, src_keep, 0.0, None)
-        return logits, [_cross_attention_probs(cache) for cache in caches]
+        return logits, [cross_attention_probs(cache) for cache in caches]
 
     def next_token_log_probs(self, prefix, memory, src_keep):
         """log p(next token | prefix, source) for each row: (B, V).

@@ -10,22 +10,19 @@ says what is wrong with it.
 import json
 import os
 
-# io/huggingface.py still imports write_json_atomic from here: it belongs to minillm.atomic
-from minillm.atomic import write_json_atomic  # noqa: F401
-
 FORMAT_VERSION = 1
 
 
-def read_json_object(path):
-    """Parse `path` as a JSON object; a missing/undecodable/non-object file raises ValueError."""
+def read_json_object(path, what="tokenizer file"):
+    """Parse `path` as a JSON object; an undecodable or non-object file raises a ValueError naming `what` and path."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
             obj = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"tokenizer file {path!r} is not valid UTF-8 JSON: {err}") from None
+        raise ValueError(f"{what} {path!r} is not valid UTF-8 JSON: {err}") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"tokenizer file {path!r} must hold a JSON object, got a {type(obj).__name__}")
+        raise ValueError(f"{what} {path!r} must hold a JSON object, got a {type(obj).__name__}")
     return obj
 
 
