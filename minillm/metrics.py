@@ -47,7 +47,8 @@ def _ratio(numerator, denominator):
 
 
 # P = TP / (TP + FP)    R = TP / (TP + FN)    F1 = 2PR / (P + R) = 2TP / (2TP + FP + FN)
-def _prf_from_counts(tp, fp, fn):
+def prf_from_counts(tp, fp, fn):
+    """(precision, recall, F1) from true positives, false positives and false negatives; 0/0 -> 0."""
     return _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn)
 
 
@@ -79,15 +80,15 @@ def precision_recall_f1(y_true, y_pred, average="binary", pos_label=1):
         tp = np.sum((y_pred == pos_label) & (y_true == pos_label))
         fp = np.sum((y_pred == pos_label) & (y_true != pos_label))
         fn = np.sum((y_pred != pos_label) & (y_true == pos_label))
-        return _prf_from_counts(tp, fp, fn)
+        return prf_from_counts(tp, fp, fn)
     if average == "micro":
         # Summed over classes: every prediction is one TP (if right) or one FP + one FN (if wrong).
         correct = np.sum(y_true == y_pred)
         wrong = len(y_true) - correct
-        return _prf_from_counts(correct, wrong, wrong)
+        return prf_from_counts(correct, wrong, wrong)
     # macro: P_macro = (1/K) sum_k P_k, and likewise R and F1
     per_class = np.array([
-        _prf_from_counts(np.sum((y_pred == c) & (y_true == c)),
+        prf_from_counts(np.sum((y_pred == c) & (y_true == c)),
                          np.sum((y_pred == c) & (y_true != c)),
                          np.sum((y_pred != c) & (y_true == c)))
         for c in labels])                                            # (K, 3)
@@ -206,7 +207,7 @@ def entity_precision_recall_f1(true_tag_seqs, pred_tag_seqs):
         true_spans |= {(s,) + span for span in extract_spans(true_tags)}
         pred_spans |= {(s,) + span for span in extract_spans(pred_tags)}
     correct = len(true_spans & pred_spans)
-    return _prf_from_counts(correct, len(pred_spans) - correct, len(true_spans) - correct)
+    return prf_from_counts(correct, len(pred_spans) - correct, len(true_spans) - correct)
 
 
 # ----------------------------------------------------------------------------

@@ -195,6 +195,49 @@ def bar_plot(labels, values, *, ax=None, title=None, xlabel=None, ylabel=None):
     return ax
 
 
+# ---------------------------------------------------------------------------- the figures the CLI writes
+
+def loss_curve_figure(history, title="training loss"):
+    """Per-step training loss (faint), and the evaluated train/val losses (markers); history is
+    minillm.train.Trainer.history."""
+    fig, ax = new_figure()
+    ax.plot(history["iter"], history["train_loss"], alpha=0.35, label="batch loss")
+    if history["eval_iter"]:
+        ax.plot(history["eval_iter"], history["eval_train_loss"], "o-", label="train (eval)")
+        ax.plot(history["eval_iter"], history["val_loss"], "s-", label="val (eval)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_title(ascii_label(title))
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def confusion_figures(results, label_names):
+    """One annotated confusion-matrix panel per system (rows = true label, columns = predicted).
+
+    results: {system name: {"confusion": K x K counts, "accuracy": float}}; label_names: the K labels.
+    """
+    fig, axes = new_figure(ncols=len(results), panel_size=(3.6, 3.2), squeeze=False)
+    for ax, (name, r) in zip(axes[0], results.items()):
+        heatmap(np.array(r["confusion"]), ax=ax, row_labels=label_names, col_labels=label_names, annotate=True,
+                fmt="{:.0f}", colorbar=False, title=f"{name}: acc {r['accuracy']:.2f}",
+                xlabel="predicted", ylabel="true")
+    fig.tight_layout()
+    return fig
+
+
+def cross_attention_figure(weights, target_tokens, source_tokens):
+    """One panel per decoder block: its cross-attention (H, T, S) averaged over the heads;
+    row t = the target token predicted at t, column s = the source token attended to."""
+    fig, axes = new_figure(ncols=len(weights), squeeze=False)
+    for i, w in enumerate(weights):
+        attention_heatmap(w.mean(axis=0), target_tokens, source_tokens, ax=axes[0][i],
+                          title=f"cross-attention, decoder block {i} (mean of heads)", annotate=False)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, path, *, dpi=100, fmt="png", close=True):
     """Write fig to path atomically (temporary file in the same folder, then os.replace).
 

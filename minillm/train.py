@@ -1,17 +1,36 @@
-"""One training loop for every model with `forward(idx, targets) -> (logits, loss, cache)` and `backward(cache)`.
+"""THE training loop: every trainable model in minillm learns through `Trainer.run()`.
 
     for it in range(max_iters):
-        x, y   = random contiguous windows of the training tokens       (B, T)
-        loss   = model.forward(x, y)                                    causal-LM pre-training (§2.3)
-        grads  = model.backward(cache)                 (threads > 1: the batch split over threads,
-                                                        minillm/runtime/parallel.py; the same sums)
+        inputs = source.batch(rng)                          LM windows, BERT rows, sentence pairs, or all rows
+        _, loss, cache = model.forward(*inputs, training=True, rng=rng, **source.options)
+        stop if loss is NaN/inf                             (TrainingDiverged)
+        grads  = model.backward(cache)                      (threads > 1: the batch split over threads,
+                                                             minillm/runtime/parallel.py; the same sums)
         clip_grad_norm(grads, grad_clip)
-        opt.step(grads, lr=cosine_schedule(it))                          AdamW, warmup + cosine
-        every eval_interval: mean loss on held-out windows, checkpoint
+        opt.step(grads, lr=cosine_schedule(it))             AdamW, warmup + cosine
+        every eval_interval, if the source has validation data: mean held-out loss; checkpoint if out_dir
 
-Everything random flows from one seed: the batch sampler's Generator is saved
-in the checkpoint with the optimizer state, so training 20 steps straight and
-10 + resume + 10 give bit-identical parameters (tests/test_train.py).
+The model interface (GPT, RNNLM, the BERT heads, Seq2Seq, the bag-of-words baseline):
+
+    model.params                                            dict name -> array, updated in place
+    model.forward(*inputs, training=True, rng=Generator)    -> (output, loss, cache)
+    model.backward(cache, dloss=1.0)                        -> grads, a dict with the keys of params
+
+The batch-source interface (BatchSource below; TokenWindows for the LMs, FullBatch, ShuffledRows here,
+MaskedRows in tasks/classification.py, PairBatches in tasks/translation.py):
+
+    source.batch(rng, split="train")  -> the tuple of arrays model.forward takes first
+    source.options                    -> keyword options for every forward (MLM: only_labelled=True,
+                                         seq2seq: label_smoothing): how the batch is to be scored
+    source.has_validation             -> evaluate on source.batch(rng, "val") every eval_interval
+    source.final_loss(model, parallel) -> the held-out number reported after max_iters (or None)
+
+Random streams.  By default everything flows from cfg.seed through SeedSequence(seed).spawn(3):
+one Generator picks the training batches, one the evaluation batches, one the dropout masks.
+Trainer(..., rng=Generator) instead uses that ONE Generator for all of them, in the order
+batch -> (masking, inside batch) -> dropout: the tasks' recipe.  The Generators are saved in the
+checkpoint with the optimizer state, so training 20 steps straight and 10 + resume + 10 give
+bit-identical parameters (tests/test_train.py).
 """
 import math
 import os
@@ -38,6 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
+    eps: float = 1e-8
     grad_clip: float = 1.0
     eval_interval: int = 250
     eval_iters: int = 20
@@ -56,6 +76,7 @@ class TrainConfig:
         check_number("weight_decay", self.weight_decay, low=0.0)
         check_number("beta1", self.beta1, low=0.0, high=1.0, high_open=True)
         check_number("beta2", self.beta2, low=0.0, high=1.0, high_open=True)
+        check_number("eps", self.eps, low=0.0, low_open=True)
         check_number("grad_clip", self.grad_clip, low=0.0)
         check_int("eval_interval", self.eval_interval, low=1)
         check_int("eval_iters", self.eval_iters, low=1)
@@ -73,6 +94,35 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+# ---------------------------------------------------------------------------- batch sources
+
+class BatchSource:
+    """What the Trainer asks of its data (see the module docstring); the defaults: no options,
+    no validation data, nothing to report at the end."""
+
+    options = {}
+    has_validation = False
+    batch_tokens = None        # tokens per batch, for the progress bar's tok/s (None: not shown)
+
+    def batch(self, rng, split="train"):
+        raise NotImplementedError
+
+    def final_loss(self, model, parallel=None):
+        return None
+
+
+# a batch is only as long as its longest row:  keep columns 0 .. t_last,  t_last = the last column any row uses
+def trim_padding(*arrays, used):
+    """Cut every 2-D array (N, T) to the columns up to the last one that `used` (N, T) marks in any row.
+
+    1-D arrays (one label per row) pass unchanged.  Less work for the same result: the padding
+    columns are masked out anyway.
+    """
+    columns = np.nonzero(np.asarray(used).any(axis=0))[0]
+    T = int(columns[-1]) + 1 if columns.size else 1
+    return tuple(a[:, :T] if a.ndim == 2 else a for a in arrays)
+
+
 # x = tokens[i : i+T],  y = tokens[i+1 : i+T+1]   for B random starts i
 def get_batch(tokens, batch_size, block_size, rng):
     """B random contiguous windows of length T and the same windows shifted by one (the targets)."""
@@ -85,18 +135,68 @@ def get_batch(tokens, batch_size, block_size, rng):
     return x.astype(np.int64), y.astype(np.int64)
 
 
-def estimate_loss(model, tokens, cfg, rng, parallel=None):
-    """Mean loss over eval_iters random batches, no dropout, no backward."""
-    block = model.config.block_size
-    losses = []
-    for _ in range(cfg.eval_iters):
-        x, y = get_batch(tokens, cfg.batch_size, block, rng)
-        losses.append(_batch_loss(model, x, y, parallel))
+class TokenWindows(BatchSource):
+    """Language-model batches: random windows of a training and a validation token stream (§2.3)."""
+
+    has_validation = True
+
+    def __init__(self, train_tokens, val_tokens, batch_size, block_size):
+        self.tokens = {"train": np.asarray(train_tokens), "val": np.asarray(val_tokens)}
+        for name, t in (("train data", self.tokens["train"]), ("validation data", self.tokens["val"])):
+            if t.size < block_size + 1:
+                raise ValueError(f"{name} has {t.size} tokens, fewer than block_size + 1 = {block_size + 1}")
+        self.batch_size, self.block_size = batch_size, block_size
+        self.batch_tokens = batch_size * block_size
+
+    def batch(self, rng, split="train"):
+        return get_batch(self.tokens[split], self.batch_size, self.block_size, rng)
+
+    def final_loss(self, model, parallel=None):
+        return full_split_loss(model, self.tokens["val"], self.batch_size, parallel)
+
+
+class FullBatch(BatchSource):
+    """Every row, every step (full-batch gradient descent: the data set is small)."""
+
+    def __init__(self, *inputs):
+        self.inputs = inputs
+
+    def batch(self, rng, split="train"):
+        return self.inputs
+
+
+class ShuffledRows(BatchSource):
+    """Fine-tuning batches: each epoch a fresh permutation of the N rows, B rows at a time (a last
+    short batch is skipped), padding trimmed.
+
+    inputs: the arrays model.forward takes first, in its order, each with N rows ((N, T) or (N,));
+    used (N, T): the real tokens (the attention mask), which decides the trimming.
+    The epoch's order lives here, not in the Generator, so it is not in a checkpoint: the tasks
+    that use it train in one go.
+    """
+
+    def __init__(self, inputs, used, batch_size, options=None):
+        self.inputs, self.used, self.batch_size = tuple(inputs), np.asarray(used), batch_size
+        self.options = dict(options or {})
+        self.order, self.pos = None, 0
+
+    def batch(self, rng, split="train"):
+        n = len(self.used)
+        if self.order is None or self.pos + self.batch_size > n:        # a new epoch, newly shuffled
+            self.order, self.pos = rng.permutation(n), 0
+        rows = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return trim_padding(*(a[rows] for a in self.inputs), used=self.used[rows])
+
+
+def estimate_loss(model, source, split, n_batches, rng, parallel=None):
+    """Mean loss over n_batches random batches of one split, no dropout, no backward."""
+    losses = [_batch_loss(model, source.batch(rng, split), source.options, parallel) for _ in range(n_batches)]
     return float(np.mean(losses))
 
 
-def _batch_loss(model, x, y, parallel):
-    return model.forward(x, y, training=False)[1] if parallel is None else parallel.loss(x, y)
+def _batch_loss(model, inputs, options, parallel):
+    return model.forward(*inputs, training=False, **options)[1] if parallel is None else parallel.loss(*inputs)
 
 
 # mean over every window  x = tokens[iT : iT+T],  y = tokens[iT+1 : iT+T+1]
@@ -111,35 +211,47 @@ def full_split_loss(model, tokens, batch_size, parallel=None):
     for i in range(0, n_windows, batch_size):
         s = starts[i:i + batch_size, None] + np.arange(T)
         x, y = tokens[s].astype(np.int64), tokens[s + 1].astype(np.int64)
-        total += _batch_loss(model, x, y, parallel) * x.size
+        total += _batch_loss(model, (x, y), {}, parallel) * x.size
     return total / (n_windows * T)
 
 
 class Trainer:
-    """Holds the model, the optimizer, the samplers and the history; `run()` trains to max_iters.
+    """Holds the model, the optimizer, the batch source, the Generators and the history;
+    `run()` trains to max_iters.
 
-    out_dir (optional) receives checkpoint/ (ckpt.npz, config.json, tokenizer.json),
-    loss.png and summary.json.
+        Trainer(model, source, cfg=None, *, rng=None, out_dir=None, tokenizer=None, progress=True, log=None)
+        Trainer(model, train_tokens, val_tokens, cfg, ...)       a language model: source = TokenWindows
+
+    rng: None -> three Generators from SeedSequence(cfg.seed).spawn(3) (batches, evaluation, dropout);
+    one Generator -> used for all three.  progress: a tqdm bar; else, with log (a function of
+    one line), a line every log_interval steps.  out_dir (optional) receives checkpoint/
+    (ckpt.npz, config.json, tokenizer.json) at each evaluation.
     """
 
-    def __init__(self, model, train_tokens, val_tokens, cfg, *, out_dir=None, tokenizer=None, progress=True):
+    def __init__(self, model, source, val_tokens=None, cfg=None, *, rng=None, out_dir=None, tokenizer=None,
+                 progress=True, log=None):
+        cfg = TrainConfig() if cfg is None else cfg
         self.model, self.cfg = model, cfg
-        self.train_tokens = np.asarray(train_tokens)
-        self.val_tokens = np.asarray(val_tokens)
-        block = model.config.block_size
-        for name, t in (("train data", self.train_tokens), ("validation data", self.val_tokens)):
-            if t.size < block + 1:
-                raise ValueError(f"{name} has {t.size} tokens, fewer than block_size + 1 = {block + 1}")
-        self.out_dir, self.tokenizer, self.progress = out_dir, tokenizer, progress
+        self.train_tokens = self.val_tokens = None
+        if not isinstance(source, BatchSource):          # token arrays: a language model's windows
+            source = TokenWindows(source, val_tokens, cfg.batch_size, model.config.block_size)
+            self.train_tokens, self.val_tokens = source.tokens["train"], source.tokens["val"]
+        elif val_tokens is not None:
+            raise ValueError("val_tokens goes with token arrays; a batch source brings its own validation data")
+        self.source = source
+        self.out_dir, self.tokenizer, self.progress, self.log = out_dir, tokenizer, progress, log
         keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; allocator.py)
-        # backend "numba": the AdamW update and the clipping norm run as jitted kernels too
-        self.fused = model.config.backend == "numba"
-        self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
-                         fused=self.fused)
-        seeds = np.random.SeedSequence(cfg.seed).spawn(3)
-        self.batch_rng = np.random.default_rng(seeds[0])  # which windows we train on
-        self.eval_rng = np.random.default_rng(seeds[1])  # which windows we evaluate on
-        self.dropout_rng = np.random.default_rng(seeds[2])  # dropout masks
+        # backend "numba" (the model's config says so): the AdamW update and the clipping norm run as kernels too
+        self.fused = getattr(getattr(model, "config", None), "backend", None) == "numba"
+        self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                         weight_decay=cfg.weight_decay, fused=self.fused)
+        if rng is None:
+            seeds = np.random.SeedSequence(cfg.seed).spawn(3)
+            self.batch_rng = np.random.default_rng(seeds[0])  # which windows we train on
+            self.eval_rng = np.random.default_rng(seeds[1])  # which windows we evaluate on
+            self.dropout_rng = np.random.default_rng(seeds[2])  # dropout masks
+        else:
+            self.batch_rng = self.eval_rng = self.dropout_rng = rng  # one stream: rows, masks, dropout in turn
         threads = min(cfg.threads or default_threads(), cfg.batch_size)
         self.parallel = DataParallel(model, threads) if threads > 1 else None
         self.iter = 0
@@ -155,12 +267,12 @@ class Trainer:
     def step(self):
         """One optimisation step; returns the training loss of the batch."""
         c, model = self.cfg, self.model
-        x, y = get_batch(self.train_tokens, c.batch_size, model.config.block_size, self.batch_rng)
+        inputs = self.source.batch(self.batch_rng)
         if self.parallel is None:
-            _, loss, cache = model.forward(x, y, training=True, rng=self.dropout_rng)
+            _, loss, cache = model.forward(*inputs, training=True, rng=self.dropout_rng, **self.source.options)
             grads = model.backward(cache) if math.isfinite(loss) else None
         else:
-            loss, grads = self.parallel.loss_and_grads(x, y, rng=self.dropout_rng)
+            loss, grads = self.parallel.loss_and_grads(*inputs, rng=self.dropout_rng)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf). "
@@ -185,8 +297,10 @@ class Trainer:
         return loss
 
     def evaluate(self):
-        val = estimate_loss(self.model, self.val_tokens, self.cfg, self.eval_rng, self.parallel)
-        train = estimate_loss(self.model, self.train_tokens, self.cfg, self.eval_rng, self.parallel)
+        """Mean loss of eval_iters random batches of each split (validation first, then training)."""
+        args = (self.cfg.eval_iters, self.eval_rng, self.parallel)
+        val = estimate_loss(self.model, self.source, "val", *args)
+        train = estimate_loss(self.model, self.source, "train", *args)
         self.history["eval_iter"].append(self.iter)
         self.history["val_loss"].append(val)
         self.history["eval_train_loss"].append(train)
@@ -196,29 +310,41 @@ class Trainer:
         """Train up to iteration `until` (default max_iters), evaluating and checkpointing on the way."""
         c = self.cfg
         until = c.max_iters if until is None else min(until, c.max_iters)
-        tokens_per_iter = c.batch_size * self.model.config.block_size
+        tokens_per_iter = self.source.batch_tokens
         bar = _progress(range(self.iter, until), self.progress, initial=self.iter, total=c.max_iters)
         for _ in bar:
             t0 = time.perf_counter()
             loss = self.step()
             dt = time.perf_counter() - t0
             self.iter_times.append(dt)
-            if hasattr(bar, "set_postfix_str") and (self.iter % c.log_interval == 0 or self.iter == until):
-                bar.set_postfix_str(f"loss {loss:.4f} lr {self.history['lr'][-1]:.2e} {tokens_per_iter / dt:,.0f} tok/s")
-            if self.iter % c.eval_interval == 0 or self.iter == c.max_iters:
+            if self.iter % c.log_interval == 0 or self.iter == until:
+                if hasattr(bar, "set_postfix_str"):
+                    speed = f" {tokens_per_iter / dt:,.0f} tok/s" if tokens_per_iter else ""
+                    bar.set_postfix_str(f"loss {loss:.4f} lr {self.history['lr'][-1]:.2e}{speed}")
+                elif self.log is not None and self.iter % c.log_interval == 0:
+                    mean = np.mean(self.history["train_loss"][-c.log_interval:])
+                    self.log(f"step {self.iter}/{c.max_iters}: loss {mean:.3f}")
+            if self.source.has_validation and (self.iter % c.eval_interval == 0 or self.iter == c.max_iters):
                 train, val = self.evaluate()
-                msg = f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}"
-                bar.write(msg) if hasattr(bar, "write") else print(msg, flush=True)
+                self._say(bar, f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}")
                 if self.out_dir and c.checkpoint:
                     self.save(os.path.join(self.out_dir, "checkpoint"))
         if hasattr(bar, "close"):
             bar.close()
         if self.iter == c.max_iters and self.final_val_loss is None:
             # the number summary.json reports: the whole validation split, not a sample of it
-            self.final_val_loss = full_split_loss(self.model, self.val_tokens, c.batch_size, self.parallel)
-            msg = f"final val loss over the whole validation split: {self.final_val_loss:.4f}"
-            print(msg, flush=True) if self.progress else None
+            self.final_val_loss = self.source.final_loss(self.model, self.parallel)
+            if self.final_val_loss is not None and self.progress:
+                print(f"final val loss over the whole validation split: {self.final_val_loss:.4f}", flush=True)
         return self.history
+
+    def _say(self, bar, msg):
+        if hasattr(bar, "write"):
+            bar.write(msg)
+        elif self.log is not None:
+            self.log(msg)
+        else:
+            print(msg, flush=True)
 
     # ------------------------------------------------------------ persistence
     def state(self):
@@ -258,7 +384,7 @@ class Trainer:
     def summary(self):
         times = self.iter_times[5:] or self.iter_times  # the first steps pay compile/cache warm-up
         ms = 1000 * float(np.median(times)) if times else float("nan")
-        tokens = self.cfg.batch_size * self.model.config.block_size
+        tokens = self.source.batch_tokens
         h = self.history
         return {
             # val_loss: every validation token once (after max_iters); else the last sampled estimate
@@ -269,10 +395,10 @@ class Trainer:
             "last_batch_loss": h["train_loss"][-1] if h["train_loss"] else None,
             "iters": self.iter,
             "ms_per_iter": ms,
-            "tokens_per_s": tokens / (ms / 1000) if times else None,
+            "tokens_per_s": tokens / (ms / 1000) if times and tokens else None,
             "params": self.model.n_params,
             "wall_time_s": float(np.sum(self.iter_times)),
-            "backend": self.model.config.backend,
+            "backend": getattr(getattr(self.model, "config", None), "backend", None),
             "threads": 1 if self.parallel is None else self.parallel.n_threads,
         }
 
@@ -298,20 +424,3 @@ def _jsonable(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
-
-
-def loss_curve_figure(history, title="training loss"):
-    """Per-step training loss (faint), and the evaluated train/val losses (markers)."""
-    from minillm.plot import new_figure
-
-    fig, ax = new_figure()
-    ax.plot(history["iter"], history["train_loss"], alpha=0.35, label="batch loss")
-    if history["eval_iter"]:
-        ax.plot(history["eval_iter"], history["eval_train_loss"], "o-", label="train (eval)")
-        ax.plot(history["eval_iter"], history["val_loss"], "s-", label="val (eval)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return fig

@@ -1,24 +1,26 @@
 """Case 1 (§4.3): the shipped data, the tokenizer vocabulary, the bag-of-words baseline, the
 word-piece label alignment, the metrics by hand, and the pipeline + CLI end to end on tiny settings."""
-import argparse
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minillm.cli import main
+from minillm.datasets import DATA_DIR
 from minillm.tasks.classification import (
-    CORPORA, BagOfWordsLogReg, Case1Config, add_finetune_parser, build_wordpiece_vocab, classification_report,
-    finetune_classifier, mlm_windows, predict, read_classification_tsv, read_corpora, run_case1,
+    CORPORA, BagOfWordsLogReg, Case1Config, classification_report, finetune_classifier, mlm_windows, predict,
+    read_classification_tsv, read_corpora, run_case1,
 )
 from minillm.gradcheck import compare, numerical_gradient
 from minillm.models.bert import BertConfig, BertForSequenceClassification
 from minillm.tokenizers import WordPieceTokenizer
+from minillm.tokenizers.wordpiece import build_vocab
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-TRAIN, TEST = DATA / "news_blog_train.tsv", DATA / "news_blog_test.tsv"
+TRAIN, TEST = DATA_DIR / "news_blog_train.tsv", DATA_DIR / "news_blog_test.tsv"
 
 
 def _is_zh(text):
@@ -58,7 +60,7 @@ def test_no_single_word_decides_the_label():
 
 def test_wordpiece_vocab_spells_the_whole_corpus_without_unk():
     paragraphs = read_corpora()
-    vocab = build_wordpiece_vocab(paragraphs, max_words=300)
+    vocab = build_vocab(paragraphs, lowercase=True, max_words=300)
     assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert len(vocab) == len(set(vocab))
     tok = WordPieceTokenizer(vocab)
@@ -67,11 +69,11 @@ def test_wordpiece_vocab_spells_the_whole_corpus_without_unk():
     assert tok.tokenize("the model") == ["the", "model"]       # frequent words are whole tokens
     assert tok.tokenize("qzx") == ["q", "##z", "##x"]          # anything else is spelled in pieces
     assert tok.tokenize("语言模型") == ["语", "言", "模", "型"]   # one CJK character, one token
-    assert build_wordpiece_vocab(paragraphs, max_words=300) == vocab
+    assert build_vocab(paragraphs, lowercase=True, max_words=300) == vocab
 
 
 def test_mlm_windows_cover_each_paragraph_in_order():
-    tok = WordPieceTokenizer(build_wordpiece_vocab(["the cat sat on the mat . " * 3]))
+    tok = WordPieceTokenizer(build_vocab(["the cat sat on the mat . " * 3], lowercase=True, max_words=1500))
     text = "the cat sat on the mat . the cat sat"
     ids, am = mlm_windows(tok, [text], max_length=8)
     pieces = tok.convert_tokens_to_ids(tok.tokenize(text))     # 10 tokens -> windows of 6: 6 + 4
@@ -129,7 +131,7 @@ def test_classification_report_by_hand():
 def test_sequence_classifier_fits_a_small_labelled_set():
     texts = ["officials said today", "the council said", "i love it", "my cat and i"] * 2
     y = np.array([1, 1, 0, 0] * 2)
-    tok = WordPieceTokenizer(build_wordpiece_vocab(texts, min_count=1))
+    tok = WordPieceTokenizer(build_vocab(texts, lowercase=True, max_words=1500, min_count=1))
     enc = tok(texts, padding="max_length", max_length=8, return_tensors="np")
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                      intermediate_size=32, max_position_embeddings=8, hidden_dropout_prob=0.0)
@@ -173,10 +175,15 @@ def test_run_case1_end_to_end_on_tiny_settings(tmp_path):
 # -------------------------------------------------------------------------------- the CLI
 
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="minillm")
-    add_finetune_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["finetune", *argv])
-    return args.func(args)
+    return main(["finetune", *argv])
+
+
+def _one_line_error(capsys, argv, message):
+    """A user mistake: exit status 2 and one line on stderr naming it, no traceback."""
+    assert _cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.search(message, err), err
 
 
 def test_cli_writes_metrics_and_confusion_plot(tmp_path, capsys, monkeypatch):
@@ -195,20 +202,17 @@ def test_cli_writes_metrics_and_confusion_plot(tmp_path, capsys, monkeypatch):
 
 def test_cli_user_errors_are_one_clear_line(tmp_path, capsys):
     train, test = _small_tsvs(tmp_path)
-    with pytest.raises(ValueError, match="--train 'nope.tsv' does not exist"):
-        _cli(["--train", "nope.tsv", "--test", str(test)])
+    _one_line_error(capsys, ["--train", "nope.tsv", "--test", str(test)], "--train 'nope.tsv' does not exist")
     bad = tmp_path / "bad.tsv"
     bad.write_text("sentence\tlabel\nfine\t1\nbroken row without a tab\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.tsv:3: expected 2 tab-separated fields"):
-        _cli(["--train", str(bad), "--test", str(test)])
+    _one_line_error(capsys, ["--train", str(bad), "--test", str(test)], "bad.tsv:3: expected 2 tab-separated fields")
     three = tmp_path / "three.tsv"
     three.write_text("sentence\tlabel\na\t0\nb\t2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="labels must be 0 \\(blog\\) or 1 \\(news\\), got \\[2\\]"):
-        _cli(["--train", str(three), "--test", str(test)])
+    _one_line_error(capsys, ["--train", str(three), "--test", str(test)],
+                    "labels must be 0 \\(blog\\) or 1 \\(news\\), got \\[2\\]")
     nolabel = tmp_path / "nolabel.tsv"
     nolabel.write_text("text\tclass\na\t0\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="header has no label column 'label'"):
-        _cli(["--train", str(nolabel), "--test", str(test)])
+    _one_line_error(capsys, ["--train", str(nolabel), "--test", str(test)], "header has no label column 'label'")
     with pytest.raises(SystemExit):
         _cli(["--train", str(train), "--test", str(test), "--steps", "0"])
     assert "--steps: must be a positive integer, got 0" in capsys.readouterr().err

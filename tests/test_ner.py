@@ -1,22 +1,22 @@
 """NER as token classification: word-piece alignment by hand, truncation, predictions back to
 words, entity-level scores wired to minillm.metrics, bad CoNLL input, the shipped sample, and a
 small BERT that must beat the majority-tag and dictionary baselines on held-out sentences."""
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minillm.cli import main
+from minillm.datasets import DATA_DIR as DATA
 from minillm.metrics import extract_spans
 from minillm.tasks.ner import (
-    DictionaryTagger, NerConfig, add_ner_parser, align_labels, build_vocab, check_known_tags, cmd_ner,
-    encode_sentences, entity_scores, iob1_to_iob2, label_list, read_ner_file, run_ner, word_tags,
+    DictionaryTagger, NerConfig, align_labels, check_known_tags, encode_sentences, entity_scores, iob1_to_iob2,
+    label_list, read_ner_file, run_ner, word_tags,
 )
 from minillm.datasets.synthetic_ner import chunk_tags, conll_text, make_split, make_split_zh
 from minillm.tokenizers import WordPieceTokenizer
+from minillm.tokenizers.wordpiece import build_vocab
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 TRAIN, TEST = DATA / "ner_train.conll", DATA / "ner_test.conll"
 TRAIN_ZH, TEST_ZH = DATA / "ner_zh_train.conll", DATA / "ner_zh_test.conll"
 
@@ -92,7 +92,7 @@ def test_encode_sentences_stacks_rows(tokenizer):
 
 
 def test_build_vocab_keeps_case_and_spells_rare_words():
-    vocab = build_vocab(["Amara met Amara .", "Amara met Ola"], min_count=2)
+    vocab = build_vocab(["Amara met Amara .", "Amara met Ola"], lowercase=False, max_words=2000, min_count=2)
     chars = sorted(set("AmaretOl."))                     # ". A O a e l m r t"
     assert vocab == SPECIALS + chars + ["##" + c for c in chars] + ["Amara", "met"]
     tok = WordPieceTokenizer(vocab, do_lower_case=False)
@@ -171,17 +171,17 @@ def test_unknown_tags_are_named(tmp_path):
         run_ner(TRAIN, test, NerConfig(steps=1), log=None)
 
 
-def test_cli_errors_and_outputs(tmp_path):
-    parser = argparse.ArgumentParser()
-    add_ner_parser(parser.add_subparsers())
-    args = parser.parse_args(["ner", "--train", str(tmp_path / "nope.conll"), "--test", str(TEST)])
-    with pytest.raises(ValueError, match="--train .*nope.conll' does not exist"):
-        cmd_ner(args)
+def test_cli_errors_and_outputs(tmp_path, capsys):
+    # a user mistake: exit status 2, one line on stderr, no traceback
+    assert main(["ner", "--train", str(tmp_path / "nope.conll"), "--test", str(TEST)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "nope.conll' does not exist" in err, err
+    assert main(["ner", "--train", str(TRAIN), "--test", str(TEST), "--max-length", "2"]) == 2
+    assert "--max-length must be >= 3" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        parser.parse_args(["ner", "--train", str(TRAIN), "--test", str(TEST), "--steps", "0"])
+        main(["ner", "--train", str(TRAIN), "--test", str(TEST), "--steps", "0"])
     out = tmp_path / "out"
-    args = parser.parse_args(["ner", "--train", str(TRAIN), "--test", str(TEST), "--steps", "3", "--out", str(out)])
-    assert cmd_ner(args) == 0
+    assert main(["ner", "--train", str(TRAIN), "--test", str(TEST), "--steps", "3", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(metrics["results"]) == {"majority tag (O)", "dictionary", "BERT token classifier"}
     lines = (out / "predictions.conll").read_text(encoding="utf-8").split("\n")

@@ -79,3 +79,19 @@ def test_annotations_stay_readable_whatever_the_colormap_direction():
         colours = {t.get_text(): t.get_color() for t in ax.texts}
         high, low = ("white", "black") if cmap == "Blues" else ("black", "white")
         assert colours["58"] == high and colours["2"] == low, (cmap, colours)
+
+
+def test_the_cli_figures_draw_one_panel_per_system_or_block():
+    history = {"iter": [0, 1, 2], "train_loss": [3.0, 2.5, 2.0], "lr": [1e-3] * 3, "eval_iter": [2],
+               "val_loss": [2.2], "eval_train_loss": [2.1]}
+    ax = plot.loss_curve_figure(history, title="loss").axes[0]
+    assert [line.get_label() for line in ax.lines] == ["batch loss", "train (eval)", "val (eval)"]
+    results = {"a": {"confusion": [[3, 1], [0, 4]], "accuracy": 0.875}, "b": {"confusion": [[2, 2], [2, 2]],
+                                                                             "accuracy": 0.5}}
+    fig = plot.confusion_figures(results, ["blog (0)", "news (1)"])
+    assert [a.get_title() for a in fig.axes] == ["a: acc 0.88", "b: acc 0.50"]
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "3", "4"]
+    weights = [np.full((2, 3, 4), 0.25), np.full((2, 3, 4), 0.25)]            # 2 decoder blocks, (H, T, S)
+    fig = plot.cross_attention_figure(weights, ["le", "chat", "</s>"], ["the", "cat", "sat", "</s>"])
+    assert len(fig.axes) == 4 and fig.axes[0].images[0].get_array().shape == (3, 4)      # 2 panels + colorbars
+    plot._pyplot().close("all")

@@ -292,6 +292,24 @@ def test_wordpiece_case_sensitive_vocab():
     assert cased.tokenize("Café cafe Hello") == ["Café", "cafe", "[UNK]"]
 
 
+def test_build_vocab_by_hand_lower_cased_and_cased():
+    from minillm.tokenizers.wordpiece import SPECIAL_TOKENS, build_vocab
+
+    texts = ["Ada met Ada .", "ada met Bo 语言"]
+    # lower-cased: "ada" x3, "met" x2 are frequent; "bo" once; CJK characters are single-character words
+    chars = sorted(set("adametbo.") | {"语", "言"})
+    pieces = ["##" + c for c in chars if c not in "语言"]
+    assert build_vocab(texts, lowercase=True, max_words=10) == list(SPECIAL_TOKENS) + chars + pieces + ["ada", "met"]
+    # cased: "Ada" x2 and "met" x2 (ties alphabetical: upper case first), "ada" only once
+    chars = sorted(set("AdametBo.a") | {"语", "言"})
+    pieces = ["##" + c for c in chars if c not in "语言"]
+    assert build_vocab(texts, lowercase=False, max_words=10) == list(SPECIAL_TOKENS) + chars + pieces + ["Ada", "met"]
+    assert build_vocab(texts, lowercase=False, max_words=1)[-1] == "Ada"           # most frequent first
+    assert build_vocab(texts, lowercase=True, max_words=10, min_count=1)[-3:] == ["ada", "met", "bo"]
+    with pytest.raises(ValueError, match="min_count"):
+        build_vocab(texts, lowercase=True, max_words=10, min_count=0)
+
+
 def test_wordpiece_too_long_word_is_unk():
     tok = WordPieceTokenizer(VOCAB, max_input_chars_per_word=5)
     # "unaffable" has 9 characters > 5; "want" has 4

@@ -143,7 +143,7 @@ def test_cli_errors_are_one_clear_line(corpus, tmp_path, capsys):
     assert "is empty" in _error(["train", "--data", str(empty), "--out", out], capsys)
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("caf\xe9 ".encode("latin-1") * 100)
-    assert "not UTF-8" in _error(["train", "--data", str(latin), "--out", out], capsys)
+    assert "not valid UTF-8" in _error(["train", "--data", str(latin), "--out", out], capsys)
     short = tmp_path / "short.txt"
     short.write_text("abc abc abc", encoding="utf-8")
     assert "too short" in _error(["train", "--data", str(short), "--out", out], capsys)
@@ -175,7 +175,7 @@ def test_shipped_shakespeare_config_is_nanogpts_cpu_recipe():
     assert (t["batch_size"], t["max_iters"], t["lr"], t["min_lr"], t["warmup_iters"], t["lr_decay_iters"]) == \
         (12, 2000, 1e-3, 1e-4, 100, 2000)
     assert (t["beta1"], t["beta2"], t["weight_decay"], t["grad_clip"]) == (0.9, 0.99, 0.1, 1.0)
-    assert os.path.basename(load_config_file.__code__.co_filename) == "cli.py"
+    assert os.path.basename(load_config_file.__code__.co_filename) == "lm.py"      # minillm/cli/lm.py
 
 
 def test_full_split_loss_predicts_every_token_once():
@@ -207,3 +207,86 @@ def test_numba_backend_trains_like_the_numpy_backend():
                                rtol=1e-4, atol=1e-5)
     for k, p in runs["numpy"].model.params.items():
         np.testing.assert_allclose(runs["numba"].model.params[k], p, rtol=1e-3, atol=1e-5, err_msg=k)
+
+
+# ------------------------------------------------------------------ batch sources: every model, one loop
+
+def test_trim_padding_keeps_the_longest_row():
+    from minillm.train import trim_padding
+
+    ids = np.array([[5, 6, 0, 0, 0], [5, 6, 7, 0, 0]])
+    labels = np.array([1, 0])
+    a, b = trim_padding(ids, labels, used=ids != 0)
+    np.testing.assert_array_equal(a, ids[:, :3])
+    assert b is labels                                          # one label per row: unchanged
+
+
+def test_shuffled_rows_visit_every_row_once_per_epoch():
+    from minillm.train import ShuffledRows
+
+    ids = np.arange(10)[:, None] * np.ones((1, 4), dtype=np.int64)
+    rows = ShuffledRows((ids, np.arange(10)), np.ones((10, 4)), batch_size=3)
+    rng = np.random.default_rng(0)
+    seen = np.concatenate([rows.batch(rng)[1] for _ in range(3)])          # 9 of 10 rows, none twice
+    assert len(set(seen.tolist())) == 9
+    expected = np.random.default_rng(0).permutation(10)[:9]
+    np.testing.assert_array_equal(seen, expected)               # the permutation of the Generator, in order
+
+
+class _LeastSquares:
+    """The smallest model of the interface: loss = mean (x w - y)^2 / 2."""
+
+    def __init__(self):
+        self.params = {"w": np.zeros(3)}
+
+    def forward(self, x, y, *, training=False, rng=None, scale=1.0):
+        r = x @ self.params["w"] - y
+        return r, scale * 0.5 * float(np.mean(r * r)), (x, r, scale)
+
+    def backward(self, cache, dloss=1.0):
+        x, r, scale = cache
+        return {"w": dloss * scale * x.T @ r / len(r)}
+
+
+def test_one_loop_trains_any_model_of_the_interface_full_batch():
+    from minillm.train import FullBatch
+
+    x = np.random.default_rng(0).standard_normal((20, 3))
+    y = x @ np.array([1.0, -2.0, 0.5])
+    cfg = TrainConfig(max_iters=300, lr=0.1, min_lr=0.1, warmup_iters=0, lr_decay_iters=300, weight_decay=0.0,
+                      grad_clip=0.0)
+    model = _LeastSquares()
+    source = FullBatch(x, y)
+    source.options = {"scale": 2.0}                             # keyword options reach every forward
+    losses = Trainer(model, source, cfg=cfg, progress=False).run()["train_loss"]
+    assert losses[-1] < 1e-4 < losses[0]
+    np.testing.assert_allclose(model.params["w"], [1.0, -2.0, 0.5], atol=1e-2)
+
+
+def test_one_generator_serves_batches_and_dropout_in_turn():
+    # rng=Generator: the same stream draws the batch, then the model's dropout (the tasks' recipe)
+    from minillm.train import BatchSource
+
+    draws = []
+
+    class Source(BatchSource):
+        def batch(self, rng, split="train"):
+            draws.append(("batch", rng.integers(1000)))
+            return np.ones((4, 3)), np.zeros(4)
+
+    class Model(_LeastSquares):
+        def forward(self, x, y, *, training=False, rng=None):
+            draws.append(("dropout", rng.integers(1000)))
+            return super().forward(x, y)
+
+    cfg = TrainConfig(max_iters=2, warmup_iters=0, lr_decay_iters=2)
+    Trainer(Model(), Source(), cfg=cfg, rng=np.random.default_rng(7), progress=False).run()
+    reference = np.random.default_rng(7).integers(1000, size=4).tolist()
+    assert draws == list(zip(["batch", "dropout"] * 2, reference))
+
+
+def test_a_batch_source_comes_without_val_tokens():
+    from minillm.train import FullBatch
+
+    with pytest.raises(ValueError, match="val_tokens goes with token arrays"):
+        Trainer(_LeastSquares(), FullBatch(np.ones((2, 3)), np.zeros(2)), np.zeros(5))

@@ -1,5 +1,4 @@
 """The translation pipeline: the shipped pairs (French rules), the vocabulary, training, decoding, BLEU, the CLI."""
-import argparse
 import json
 import re
 from pathlib import Path
@@ -7,20 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minillm import synthetic_translation as grammar
+from minillm.cli import main
+from minillm.datasets import DATA_DIR as DATA
+from minillm.datasets import synthetic_translation as grammar
 from minillm.metrics import bleu
 from minillm.tasks.translation import (
+    TranslationConfig,
     WordVocab,
-    add_translate_parser,
     ascii_fold,
-    cmd_translate,
     encode_pairs,
     read_pairs,
     train_translation,
     translate,
 )
-
-DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def _shipped():
@@ -159,9 +157,10 @@ def test_a_small_model_learns_a_few_pairs_and_scores_bleu_100():
              ("The dog sees the red car.", "Le chien voit la voiture rouge."),
              ("I do not have a car.", "Je n'ai pas de voiture."),
              ("Does the cat eat?", "Est-ce que le chat mange ?")]
-    model, src_v, tgt_v, history = train_translation(pairs, steps=120, batch_size=4, n_embd=32, n_head=2,
-                                                     n_encoder_layer=1, n_decoder_layer=1, dropout=0.0,
-                                                     label_smoothing=0.0, warmup=10, seed=0)
+    cfg = TranslationConfig(steps=120, batch_size=4, n_embd=32, n_head=2, n_encoder_layer=1, n_decoder_layer=1,
+                            dropout=0.0, label_smoothing=0.0, warmup=10, seed=0)
+    model, src_v, tgt_v, history = train_translation(pairs, cfg, log_every=50)
+    assert history["step"] == [50, 100, 120]
     assert history["loss"][-1] < 0.05
     sources = [en for en, _ in pairs]
     refs = [[fr] for _, fr in pairs]
@@ -171,13 +170,11 @@ def test_a_small_model_learns_a_few_pairs_and_scores_bleu_100():
     assert bleu(greedy, refs) == pytest.approx(100.0)
 
 
-def _args(**kw):
-    parser = argparse.ArgumentParser()
-    add_translate_parser(parser.add_subparsers(dest="command"))
+def _argv(**kw):
     argv = ["translate"]
     for k, v in kw.items():
         argv += [f"--{k.replace('_', '-')}", str(v)]
-    return parser.parse_args(argv + ["--quiet"])
+    return argv + ["--quiet"]
 
 
 def test_cli_writes_metrics_translations_and_heatmap(tmp_path):
@@ -186,9 +183,7 @@ def test_cli_writes_metrics_translations_and_heatmap(tmp_path):
     grammar.write_pairs_tsv(train, _shipped()[:40])
     grammar.write_pairs_tsv(test, _shipped()[-6:])
     out = tmp_path / "run"
-    args = _args(train=train, test=test, steps=3, beam=2, out=out, batch_size=8)
-    assert args.func is cmd_translate
-    assert cmd_translate(args) == 0
+    assert main(_argv(train=train, test=test, steps=3, beam=2, out=out, batch_size=8)) == 0
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert 0.0 <= metrics["bleu_greedy"] <= 100.0 and 0.0 <= metrics["bleu_beam"] <= 100.0
     assert metrics["n_train_pairs"] == 40 and metrics["n_test_pairs"] == 6 and metrics["beam_size"] == 2
@@ -202,11 +197,17 @@ def test_cli_writes_metrics_translations_and_heatmap(tmp_path):
 
 @pytest.mark.parametrize("kw, message", [
     (dict(train="nowhere.tsv"), r"--train file 'nowhere.tsv' does not exist"),
-    (dict(steps=0), "--steps must be a positive integer, got 0"),
-    (dict(beam=0), "--beam must be a positive integer, got 0"),
-    (dict(label_smoothing=1.0), r"--label-smoothing must be in \[0, 1\), got 1.0"),
+    (dict(steps=0), "--steps: must be a positive integer, got 0"),
+    (dict(beam=0), "--beam: must be a positive integer, got 0"),
+    (dict(label_smoothing=1.0), r"--label-smoothing: must be in \[0, 1\), got 1.0"),
 ])
-def test_cli_user_errors_are_one_clear_line(kw, message, tmp_path):
+def test_cli_user_errors_are_one_clear_line(kw, message, tmp_path, capsys):
+    # exit status 2 and, after argparse's usage lines, one line naming the mistake; no traceback
     kw.setdefault("train", DATA / "en_fr_train.tsv")
-    with pytest.raises(ValueError, match=message):
-        cmd_translate(_args(out=tmp_path, **kw))
+    try:
+        status = main(_argv(out=tmp_path, **kw))
+    except SystemExit as e:                    # a bad flag value: argparse exits
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err, err
+    assert re.search(message, err.strip().splitlines()[-1]), err

@@ -19,6 +19,13 @@ def _given(args, names):
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
+def _print_results(table, took, out, files):
+    print()
+    print(table)
+    print(f"\n({took}) wrote " + " and ".join(f"{out}/{name}" for name in files))
+    return 0
+
+
 # ---------------------------------------------------------------------------- finetune (case 1)
 
 def add_finetune_parser(sub):
@@ -58,10 +65,8 @@ def cmd_finetune(args):
     write_json_atomic(os.path.join(args.out, "metrics.json"), {**run, "train": str(args.train),
                                                               "test": str(args.test)})
     save_figure(confusion_figures(run["results"], LABEL_NAMES), os.path.join(args.out, "confusion.png"))
-    print()
-    print(format_table(run["results"]))
-    print(f"\n({run['seconds']['total']:.0f} s) wrote {args.out}/metrics.json and {args.out}/confusion.png")
-    return 0
+    return _print_results(format_table(run["results"]), f"{run['seconds']['total']:.0f} s", args.out,
+                          ["metrics.json", "confusion.png"])
 
 
 # ---------------------------------------------------------------------------- ner
@@ -73,7 +78,7 @@ def add_ner_parser(sub):
     p.add_argument("--test", required=True, help="the same format, for the reported scores")
     p.add_argument("--steps", type=positive_int, help="training steps (default 600)")
     p.add_argument("--max-length", type=positive_int,
-                   help="pieces per sentence, [CLS] and [SEP] included; words beyond are tagged O (default 64)")
+                   help="pieces per sentence, [CLS] and [SEP] included; words beyond are tagged O (default 48)")
     p.add_argument("--seed", type=non_negative_int, help="the seed of every random choice (default 0)")
     p.add_argument("--out", default="out/ner", help="output folder (default out/ner)")
     p.set_defaults(func=cmd_ner)
@@ -111,10 +116,8 @@ def cmd_ner(args):
                        "test": str(args.test)})
     write_text_atomic(os.path.join(args.out, "predictions.conll"),
                       conll_predictions_text(sentences["--test"], run["predictions"]))
-    print()
-    print(format_table(run["results"]))
-    print(f"\n(trained {run['train_seconds']:.0f} s) wrote {args.out}/metrics.json and {args.out}/predictions.conll")
-    return 0
+    return _print_results(format_table(run["results"]), f"trained {run['train_seconds']:.0f} s", args.out,
+                          ["metrics.json", "predictions.conll"])
 
 
 # ---------------------------------------------------------------------------- translate (case 2)

@@ -34,7 +34,8 @@ FLAG_HELP = {
     "batch_size": "windows per step B", "max_iters": "optimisation steps", "lr": "peak learning rate",
     "min_lr": "learning rate at the end of the cosine decay", "warmup_iters": "steps of linear warm-up",
     "lr_decay_iters": "step where the cosine decay reaches min_lr", "weight_decay": "AdamW decay of the matrices",
-    "beta1": "AdamW beta1", "beta2": "AdamW beta2", "grad_clip": "clip the global gradient norm to this (0: off)",
+    "beta1": "AdamW beta1", "beta2": "AdamW beta2", "eps": "AdamW epsilon, added to sqrt(v_hat)",
+    "grad_clip": "clip the global gradient norm to this (0: off)",
     "eval_interval": "evaluate (and checkpoint) every this many steps",
     "eval_iters": "random batches per evaluation", "log_interval": "progress-bar update every this many steps",
     "seed": "the seed of every random choice", "checkpoint": "write checkpoint/ at each evaluation (true/false)",
@@ -174,9 +175,8 @@ def make_run(texts, data_cfg, model_cfg, train_cfg, out_dir, *, progress=True, t
 
 def finish_run(trainer, out_dir, extra=None):
     """Final checkpoint, loss plot and summary.json; returns the summary."""
-    from minillm.plot import save_figure
     from minillm.atomic import write_json_atomic
-    from minillm.train import loss_curve_figure
+    from minillm.plot import loss_curve_figure, save_figure
 
     os.makedirs(out_dir, exist_ok=True)
     trainer.save(os.path.join(out_dir, "checkpoint"))
@@ -278,6 +278,8 @@ def cmd_eval(args):
         raise UserError(f"{args.data!r} has fewer than 2 tokens")
     if args.max_tokens:
         tokens = tokens[: args.max_tokens]
+    if args.stride is not None and args.stride > model.config.block_size:
+        raise UserError(f"--stride must be at most block_size {model.config.block_size}, got {args.stride}")
     ppl = model.perplexity(tokens, stride=args.stride)
     print(json.dumps({"perplexity": ppl, "nll_per_token": math.log(ppl), "tokens": int(tokens.size),
                       "stride": args.stride or model.config.block_size}))

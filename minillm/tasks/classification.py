@@ -1,6 +1,6 @@
 """Fine-tuning BERT for the article's case 1 (§4.3): news (1) vs blog (0).
 
-    1. tokenizer   a small WordPiece vocabulary built from the text at hand (build_wordpiece_vocab)
+    1. tokenizer   a small WordPiece vocabulary built from the text at hand (tokenizers.wordpiece.build_vocab)
     2. pre-train   BERT with masked-language modelling on data/corpus_en.txt + corpus_zh.txt
     3. fine-tune   BertForSequenceClassification on the labelled training TSV
     4. evaluate    accuracy, precision, recall, F1 and the confusion matrix on the test TSV
@@ -9,51 +9,33 @@ weights (no pre-training), and a bag-of-words logistic regression built from min
 
     minillm finetune --train data/news_blog_train.tsv --test data/news_blog_test.tsv
 
-Every random choice comes from one seed.  Walked through in notebooks/12_bert_classification.ipynb.
+Every random choice comes from one seed; every model learns through minillm.train.Trainer (its
+batches: MaskedRows for MLM, train.ShuffledRows for fine-tuning, train.FullBatch for the baseline).
+Walked through in notebooks/12_bert_classification.ipynb.
 """
-import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from minillm.checks import check_int
 from minillm.datasets import CORPUS_FILES, read_glue_tsv
-from minillm.layers import cross_entropy_backward, cross_entropy_forward, linear_backward, linear_forward
+from minillm.layers import (
+    cross_entropy_backward, cross_entropy_forward, linear_backward, linear_forward, softmax_forward,
+)
 from minillm.metrics import accuracy, confusion_matrix, precision_recall_f1
 from minillm.models.bert import (
     IGNORE_INDEX, BertConfig, BertForMaskedLM, BertForSequenceClassification, mask_tokens,
 )
-from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
 from minillm.tokenizers import WordPieceTokenizer
-from minillm.tokenizers.wordpiece import SPECIAL_TOKENS, basic_tokenize, is_cjk_char
+from minillm.tokenizers.wordpiece import basic_tokenize, build_vocab
+from minillm.train import BatchSource, FullBatch, ShuffledRows, TrainConfig, Trainer, trim_padding
 
 CORPORA = CORPUS_FILES  # data/corpus_en.txt, data/corpus_zh.txt
 LABEL_NAMES = ("blog (0)", "news (1)")
 
 
 # ---------------------------------------------------------------------------- 1. tokenizer
-
-def build_wordpiece_vocab(texts, *, max_words=1500, min_count=2):
-    """A small WordPiece vocabulary: the specials, every character, frequent words.
-
-        [PAD] [UNK] [CLS] [SEP] [MASK]
-        every character of the texts (a CJK character is a word of its own in BERT)
-        "##" + every non-CJK character, so any word of these characters can be spelled piece by piece
-        the max_words most frequent lower-cased words of >= 2 characters seen >= min_count times
-    Real BERT learns its 30k pieces by merging (like BPE); characters + frequent words are
-    the two ends of that range and keep the vocabulary small enough to pre-train in minutes.
-    """
-    check_int("max_words", max_words, low=0)
-    counts = Counter(w for text in texts for w in basic_tokenize(text))
-    chars = sorted({ch for w in counts for ch in w})
-    pieces = ["##" + ch for ch in chars if not is_cjk_char(ch)]
-    words = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-             if n >= min_count and len(w) > 1 and not any(is_cjk_char(ch) for ch in w)][:max_words]
-    return list(SPECIAL_TOKENS) + chars + pieces + words
-
 
 def read_corpora(paths=CORPORA):
     """The shipped corpus as a list of paragraphs (blank-line separated)."""
@@ -98,38 +80,49 @@ def mlm_windows(tokenizer, paragraphs, max_length):
     return input_ids, attention_mask
 
 
-def _trim(input_ids, attention_mask):
-    """Cut a padded batch to its longest real row (less work for the same result)."""
-    T = int(attention_mask.sum(axis=1).max())
-    return input_ids[:, :T], attention_mask[:, :T]
+def bert_train_config(*, steps, batch_size, lr, min_lr, warmup, weight_decay, log_every=100):
+    """BERT's recipe for minillm.train: AdamW betas (0.9, 0.999), eps 1e-6, no decay on biases,
+    LayerNorm gains or betas (AdamW skips the 1-D arrays), clip at 1, warmup over a fraction of
+    the steps, cosine decay to min_lr at the last step."""
+    return TrainConfig(batch_size=batch_size, max_iters=steps, lr=lr, min_lr=min_lr,
+                       warmup_iters=max(1, int(warmup * steps)), lr_decay_iters=steps, weight_decay=weight_decay,
+                       beta1=0.9, beta2=0.999, eps=1e-6, grad_clip=1.0, log_interval=log_every, threads=1)
 
 
-def _optimizer(params, lr, weight_decay):
-    # BERT's recipe: AdamW, no decay on biases, LayerNorm gains or betas (the 1-D arrays)
-    return AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=weight_decay)
+def _prefixed(log, prefix):
+    """The Trainer's progress lines, each starting with `prefix` (None: silent)."""
+    return None if log is None else (lambda line: log(prefix + line))
+
+
+class MaskedRows(BatchSource):
+    """MLM batches: B random rows (with replacement), padding trimmed, masked by the 80/10/10 rule."""
+
+    options = {"only_labelled": True}    # the MLM head runs only where a label is (the masked positions)
+
+    def __init__(self, tokenizer, input_ids, attention_mask, batch_size):
+        self.tokenizer, self.input_ids, self.attention_mask = tokenizer, input_ids, attention_mask
+        self.batch_size = batch_size
+
+    def batch(self, rng, split="train"):
+        rows = rng.integers(0, len(self.input_ids), size=self.batch_size)
+        ids, am = trim_padding(self.input_ids[rows], self.attention_mask[rows], used=self.attention_mask[rows] > 0)
+        tok = self.tokenizer
+        masked, labels = mask_tokens(ids, rng=rng, mask_id=tok.mask_id, vocab_size=tok.vocab_size,
+                                     special_ids=tok.special_ids)
+        return masked, labels, am
 
 
 def pretrain_mlm(model, tokenizer, input_ids, attention_mask, *, steps, batch_size=32, lr=1e-3, warmup=0.1,
                  weight_decay=0.01, seed=0, log=None, log_every=100):
-    """MLM pre-training: sample a batch, mask it by the 80/10/10 rule, one AdamW step.  -> losses."""
-    rng = np.random.default_rng(seed)
-    opt = _optimizer(model.params, lr, weight_decay)
-    warmup_iters = max(1, int(warmup * steps))
-    losses = []
-    for step in range(steps):
-        rows = rng.integers(0, len(input_ids), size=batch_size)
-        ids, am = _trim(input_ids[rows], attention_mask[rows])
-        masked, labels = mask_tokens(ids, rng=rng, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
-                                     special_ids=tokenizer.special_ids)
-        _, loss, cache = model.forward(masked, labels, am, training=True, rng=rng, only_labelled=True)
-        grads = model.backward(cache)
-        clip_grad_norm(grads, 1.0)
-        opt.step(grads, lr=cosine_schedule(step, max_lr=lr, min_lr=lr / 10, warmup_iters=warmup_iters,
-                                           decay_iters=steps))
-        losses.append(loss)
-        if log and (step + 1) % log_every == 0:
-            log(f"  MLM step {step + 1}/{steps}: loss {np.mean(losses[-log_every:]):.3f}")
-    return losses
+    """MLM pre-training: sample a batch, mask it by the 80/10/10 rule, one AdamW step.  -> losses.
+
+    One Generator, default_rng(seed), draws the rows, the masks and the dropout, in that order.
+    """
+    cfg = bert_train_config(steps=steps, batch_size=batch_size, lr=lr, min_lr=lr / 10, warmup=warmup,
+                            weight_decay=weight_decay, log_every=log_every)
+    trainer = Trainer(model, MaskedRows(tokenizer, input_ids, attention_mask, batch_size), cfg=cfg,
+                      rng=np.random.default_rng(seed), progress=False, log=_prefixed(log, "  MLM "))
+    return trainer.run()["train_loss"]
 
 
 def mlm_eval(model, tokenizer, input_ids, attention_mask, *, seed=0, batch_size=64):
@@ -137,7 +130,8 @@ def mlm_eval(model, tokenizer, input_ids, attention_mask, *, seed=0, batch_size=
     rng = np.random.default_rng(seed)
     total, n, correct = 0.0, 0, 0
     for start in range(0, len(input_ids), batch_size):
-        ids, am = _trim(input_ids[start:start + batch_size], attention_mask[start:start + batch_size])
+        am = attention_mask[start:start + batch_size]
+        ids, am = trim_padding(input_ids[start:start + batch_size], am, used=am > 0)
         masked, labels = mask_tokens(ids, rng=rng, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
                                      special_ids=tokenizer.special_ids)
         logits, loss, _ = model.forward(masked, labels, am, only_labelled=True)     # (N, V)
@@ -151,37 +145,26 @@ def mlm_eval(model, tokenizer, input_ids, attention_mask, *, seed=0, batch_size=
 
 def finetune_classifier(model, input_ids, attention_mask, labels, *, steps, batch_size=32, lr=5e-4, warmup=0.1,
                         weight_decay=0.01, seed=0, log=None, log_every=100):
-    """Fine-tune every weight (encoder and head) on the labelled batches.  -> losses."""
-    rng = np.random.default_rng(seed)
-    opt = _optimizer(model.params, lr, weight_decay)
-    warmup_iters = max(1, int(warmup * steps))
-    losses = []
-    order, pos = rng.permutation(len(labels)), 0
-    for step in range(steps):
-        if pos + batch_size > len(order):                    # a new epoch, newly shuffled
-            order, pos = rng.permutation(len(labels)), 0
-        rows = order[pos:pos + batch_size]
-        pos += batch_size
-        ids, am = _trim(input_ids[rows], attention_mask[rows])
-        _, loss, cache = model.forward(ids, labels[rows], am, training=True, rng=rng)
-        grads = model.backward(cache)
-        clip_grad_norm(grads, 1.0)
-        opt.step(grads, lr=cosine_schedule(step, max_lr=lr, min_lr=0.0, warmup_iters=warmup_iters,
-                                           decay_iters=steps))
-        losses.append(loss)
-        if log and (step + 1) % log_every == 0:
-            log(f"  fine-tune step {step + 1}/{steps}: loss {np.mean(losses[-log_every:]):.3f}")
-    return losses
+    """Fine-tune every weight (encoder and head) on the labelled batches.  -> losses.
+
+    One Generator, default_rng(seed), shuffles each epoch and draws the dropout.
+    """
+    cfg = bert_train_config(steps=steps, batch_size=batch_size, lr=lr, min_lr=0.0, warmup=warmup,
+                            weight_decay=weight_decay, log_every=log_every)
+    batches = ShuffledRows((input_ids, labels, attention_mask), attention_mask > 0, batch_size)
+    trainer = Trainer(model, batches, cfg=cfg, rng=np.random.default_rng(seed), progress=False,
+                      log=_prefixed(log, "  fine-tune "))
+    return trainer.run()["train_loss"]
 
 
 def predict(model, input_ids, attention_mask, batch_size=64):
     """Predicted labels (N,) and class probabilities (N, K), dropout off."""
     probs = []
     for start in range(0, len(input_ids), batch_size):
-        ids, am = _trim(input_ids[start:start + batch_size], attention_mask[start:start + batch_size])
-        logits = model.forward(ids, None, am)[0]
-        e = np.exp(logits - logits.max(-1, keepdims=True))
-        probs.append(e / e.sum(-1, keepdims=True))
+        am = attention_mask[start:start + batch_size]
+        ids, am = trim_padding(input_ids[start:start + batch_size], am, used=am > 0)
+        logits = model.forward(ids, None, am)[0]                                       # (B, K)
+        probs.append(softmax_forward(logits)[0])
     probs = np.concatenate(probs)
     return probs.argmax(-1), probs
 
@@ -211,25 +194,34 @@ class BagOfWordsLogReg:
                     X[i, self.vocab[w]] += 1
         return np.log1p(X)
 
-    def loss_and_grads(self, X, y):
+    def forward(self, X, y=None, *, training=False, rng=None):
+        """-> logits (N, K), loss (or None without y), cache.  (No dropout: training and rng are unused.)"""
         W, b = self.params["W"], self.params["b"]
         logits, cache_linear = linear_forward(X, W, b)
+        if y is None:
+            return logits, None, None
         loss, cache_loss = cross_entropy_forward(logits, y)
         # loss += (l2 / 2) ||W||^2
         loss = float(loss) + 0.5 * self.l2 * float(np.sum(W * W))
-        dlogits = cross_entropy_backward(1.0, cache_loss)
+        return logits, loss, (cache_linear, cache_loss)
+
+    def backward(self, cache, dloss=1.0):
+        cache_linear, cache_loss = cache
+        dlogits = cross_entropy_backward(dloss, cache_loss)
         _, dW, db = linear_backward(dlogits, cache_linear)
-        return loss, {"W": dW + self.l2 * W, "b": db}
+        return {"W": dW + dloss * self.l2 * self.params["W"], "b": db}
+
+    def loss_and_grads(self, X, y):
+        _, loss, cache = self.forward(X, y)
+        return loss, self.backward(cache)
 
     def fit(self, texts, labels, *, steps=300, lr=0.1):
-        X = self.features(texts)
-        opt = AdamW(self.params, lr=lr)
-        losses = []
-        for _ in range(steps):                                # full batch: the data set is small
-            loss, grads = self.loss_and_grads(X, labels)
-            opt.step(grads)
-            losses.append(loss)
-        return losses
+        """Adam (no decay, no clipping) at a constant lr on the whole training set every step.  -> losses."""
+        cfg = TrainConfig(batch_size=len(texts), max_iters=steps, lr=lr, min_lr=lr, warmup_iters=0,   # min_lr = lr:
+                          lr_decay_iters=max(steps, 1), weight_decay=0.0, beta1=0.9, beta2=0.999,  # constant
+                          grad_clip=0.0, threads=1)
+        trainer = Trainer(self, FullBatch(self.features(texts), labels), cfg=cfg, progress=False)
+        return trainer.run()["train_loss"]
 
     def predict(self, texts):
         logits = linear_forward(self.features(texts), self.params["W"], self.params["b"])[0]
@@ -250,19 +242,6 @@ def classification_report(y_true, y_pred):
     p, r, f1 = precision_recall_f1(y_true, y_pred, average="binary", pos_label=1)
     return {"accuracy": accuracy(y_true, y_pred), "precision": p, "recall": r, "f1": f1,
             "confusion": confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist()}
-
-
-def confusion_figure(results):
-    """One annotated confusion-matrix panel per system (rows = true label, columns = predicted)."""
-    from minillm.plot import heatmap, new_figure
-
-    fig, axes = new_figure(ncols=len(results), panel_size=(3.6, 3.2), squeeze=False)
-    for ax, (name, r) in zip(axes[0], results.items()):
-        heatmap(np.array(r["confusion"]), ax=ax, row_labels=LABEL_NAMES, col_labels=LABEL_NAMES, annotate=True,
-                fmt="{:.0f}", colorbar=False, title=f"{name}: acc {r['accuracy']:.2f}",
-                xlabel="predicted", ylabel="true")
-    fig.tight_layout()
-    return fig
 
 
 # ---------------------------------------------------------------------------- the whole case
@@ -298,7 +277,7 @@ def run_case1(train_path, test_path, cfg=None, *, corpus_paths=CORPORA, log=prin
     test_texts, y_test = read_classification_tsv(test_path)
     paragraphs = read_corpora(corpus_paths)
     # the vocabulary sees the corpus and the unlabelled training sentences, never the test set
-    tokenizer = WordPieceTokenizer(build_wordpiece_vocab(paragraphs + train_texts, max_words=cfg.max_words))
+    tokenizer = WordPieceTokenizer(build_vocab(paragraphs + train_texts, lowercase=True, max_words=cfg.max_words))
     bert_cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden_size,
                           num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
                           intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_length,

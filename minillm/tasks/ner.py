@@ -15,21 +15,19 @@ and a dictionary (each word gets the tag it had most often in training: memory, 
 
 Every random choice comes from one seed.  Walked through in notebooks/13_ner.ipynb.
 """
-import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from minillm.checks import check_int
 from minillm.datasets import read_conll
-from minillm.metrics import confusion_matrix, entity_precision_recall_f1, extract_spans
+from minillm.metrics import confusion_matrix, entity_precision_recall_f1, extract_spans, prf_from_counts
 from minillm.models.bert import IGNORE_INDEX, BertConfig, BertForTokenClassification
-from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
 from minillm.tokenizers import WordPieceTokenizer
-from minillm.tokenizers.wordpiece import SPECIAL_TOKENS, basic_tokenize, is_cjk_char
+from minillm.tokenizers.wordpiece import build_vocab
+from minillm.train import ShuffledRows, Trainer, trim_padding
 
 
 # ---------------------------------------------------------------------------- tags
@@ -87,30 +85,14 @@ def check_known_tags(sentences, label2id, what):
 
 # ---------------------------------------------------------------------------- tokenizer
 
-def build_vocab(texts, *, min_count=2, max_words=2000):
-    """A small CASED WordPiece vocabulary for `texts`, in id order:
+def make_tokenizer(texts, *, min_count=2, max_words=2000):
+    """A CASED WordPieceTokenizer over tokenizers.wordpiece.build_vocab(texts, lowercase=False, ...).
 
-        [PAD] [UNK] [CLS] [SEP] [MASK]
-        every character, and "##" + every non-CJK one, so that any word can be spelled piece by piece
-        the max_words most frequent words seen >= min_count times, whole
-    Frequent words stay whole; a rare word, such as most names, is cut into characters:
-    "Okafor" -> O ##k ##a ##f ##o ##r, in training and at test time alike.  (Real BERT's ~30k
-    pieces are learned by merging, so it cuts rare words into longer pieces.)  Case is kept,
-    because it is evidence for NER ("Lima" vs "lima"), as in bert-base-cased.
+    Case is evidence for NER ("Lima" vs "lima"), as in bert-base-cased; a rare word, such as most
+    names, is spelled in characters: "Okafor" -> O ##k ##a ##f ##o ##r, in training and test alike.
     """
-    check_int("min_count", min_count, low=1)
-    check_int("max_words", max_words, low=0)
-    counts = Counter(w for text in texts for w in basic_tokenize(text, do_lower_case=False))
-    chars = sorted({ch for w in counts for ch in w})
-    pieces = ["##" + ch for ch in chars if not is_cjk_char(ch)]
-    frequent = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                if n >= min_count and len(w) > 1][:max_words]
-    return list(SPECIAL_TOKENS) + chars + pieces + frequent
-
-
-def make_tokenizer(texts, **kw):
-    """A cased WordPieceTokenizer over build_vocab(texts, **kw)."""
-    return WordPieceTokenizer(build_vocab(texts, **kw), do_lower_case=False)
+    vocab = build_vocab(texts, lowercase=False, max_words=max_words, min_count=min_count)
+    return WordPieceTokenizer(vocab, do_lower_case=False)
 
 
 # ---------------------------------------------------------------------------- alignment
@@ -174,34 +156,27 @@ def word_tags(piece_ids, word_ids, n_words, id2label):
 # ---------------------------------------------------------------------------- training and prediction
 
 def _trim(batch):
-    """Cut a padded batch to its longest real row (less work, same result)."""
-    T = int(batch["attention_mask"].sum(axis=1).max())
-    return {k: v[:, :T] for k, v in batch.items()}
+    """A dict batch cut to its longest real row (train.trim_padding on every array)."""
+    return dict(zip(batch, trim_padding(*batch.values(), used=batch["attention_mask"] > 0)))
 
 
 def train_token_classifier(model, enc, *, steps, batch_size=16, lr=3e-3, warmup=0.1, weight_decay=0.01, seed=0,
                            log=None, log_every=50):
-    """AdamW on the mean cross-entropy over first pieces (enc from encode_sentences).  -> losses."""
+    """AdamW on the mean cross-entropy over first pieces (enc from encode_sentences).  -> losses.
+
+    minillm.train.Trainer with BERT's recipe (tasks.classification.bert_train_config); one
+    Generator, default_rng(seed), shuffles each epoch and draws the dropout.
+    """
+    from minillm.tasks.classification import bert_train_config
+
     check_int("steps", steps, low=1)
-    rng = np.random.default_rng(seed)
-    opt = AdamW(model.params, lr=lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=weight_decay)
-    n = len(enc["input_ids"])
-    order, pos, losses = rng.permutation(n), 0, []
-    for step in range(steps):
-        if pos + batch_size > n:                              # a new epoch, newly shuffled
-            order, pos = rng.permutation(n), 0
-        batch = _trim({k: v[order[pos:pos + batch_size]] for k, v in enc.items()})
-        pos += batch_size
-        _, loss, cache = model.forward(batch["input_ids"], batch["labels"], batch["attention_mask"],
-                                       training=True, rng=rng)
-        grads = model.backward(cache)
-        clip_grad_norm(grads, 1.0)
-        opt.step(grads, lr=cosine_schedule(step, max_lr=lr, min_lr=0.0, warmup_iters=max(1, int(warmup * steps)),
-                                           decay_iters=steps))
-        losses.append(loss)
-        if log and (step + 1) % log_every == 0:
-            log(f"  step {step + 1}/{steps}: loss {np.mean(losses[-log_every:]):.3f}")
-    return losses
+    cfg = bert_train_config(steps=steps, batch_size=batch_size, lr=lr, min_lr=0.0, warmup=warmup,
+                            weight_decay=weight_decay, log_every=log_every)
+    batches = ShuffledRows((enc["input_ids"], enc["labels"], enc["attention_mask"]), enc["attention_mask"] > 0,
+                           batch_size)
+    trainer = Trainer(model, batches, cfg=cfg, rng=np.random.default_rng(seed), progress=False,
+                      log=None if log is None else (lambda line: log("  " + line)))
+    return trainer.run()["train_loss"]
 
 
 def predict_tags(model, tokenizer, word_lists, id2label, max_length, batch_size=64):
@@ -234,13 +209,6 @@ class DictionaryTagger:
 
 # ---------------------------------------------------------------------------- evaluation
 
-# P = correct / predicted entities,  R = correct / true entities,  F1 = 2PR / (P + R);  0/0 -> 0
-def _prf(correct, n_pred, n_true):
-    p = correct / n_pred if n_pred else 0.0
-    r = correct / n_true if n_true else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
 def entity_scores(true_seqs, pred_seqs):
     """Entity-level precision/recall/F1 (exact type, start and end), overall and per type, and the
     token accuracy for comparison.  true_seqs, pred_seqs: one list of tags per sentence."""
@@ -251,7 +219,8 @@ def entity_scores(true_seqs, pred_seqs):
     for t in sorted({span[1] for span in true_spans | pred_spans}):
         true_t = {span for span in true_spans if span[1] == t}
         pred_t = {span for span in pred_spans if span[1] == t}
-        pt, rt, ft = _prf(len(true_t & pred_t), len(pred_t), len(true_t))
+        correct = len(true_t & pred_t)
+        pt, rt, ft = prf_from_counts(correct, len(pred_t) - correct, len(true_t) - correct)
         per_type[t] = {"precision": pt, "recall": rt, "f1": ft, "support": len(true_t)}
     flat_true = [tag for tags in true_seqs for tag in tags]
     flat_pred = [tag for tags in pred_seqs for tag in tags]

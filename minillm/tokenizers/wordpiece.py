@@ -18,15 +18,17 @@ match a pretrained checkpoint's vocabulary (vocab.txt or tokenizer.json).
 """
 import os
 import unicodedata
+from collections import Counter
 
 import numpy as np
 
+from minillm.atomic import write_json_atomic
+from minillm.checks import check_int
 from minillm.tokenizers.jsonfile import (
     FORMAT_VERSION,
     read_json_object,
     read_tokenizer_json,
     require_field,
-    write_json_atomic,
 )
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -133,6 +135,31 @@ def basic_tokenize(text, *, do_lower_case=True, strip_accents_flag=None, tokeniz
         words.extend(split_on_punctuation(word))
     # accent stripping can leave an empty word or expose whitespace: split once more
     return " ".join(words).split()
+
+
+def build_vocab(texts, *, lowercase, max_words, min_count=2):
+    """A small WordPiece vocabulary for `texts`, in id order:
+
+        [PAD] [UNK] [CLS] [SEP] [MASK]
+        every character of the texts (a CJK character is a word of its own in BERT)
+        "##" + every non-CJK character, so that any word can be spelled piece by piece
+        the max_words most frequent words of >= 2 characters seen >= min_count times, whole
+          (ties in alphabetical order)
+    Frequent words stay whole; a rare word, such as most names, is cut into characters:
+    "Okafor" -> O ##k ##a ##f ##o ##r, in training and at test time alike.  Real BERT learns its
+    ~30k pieces by merging (like BPE); characters + frequent words are the two ends of that
+    range and keep the vocabulary small enough to train in minutes.  lowercase=False keeps case,
+    which is evidence for NER ("Lima" vs "lima"), as in bert-base-cased; the tokenizer that uses
+    the vocabulary must then be built with do_lower_case=False too.
+    """
+    check_int("min_count", min_count, low=1)
+    check_int("max_words", max_words, low=0)
+    counts = Counter(w for text in texts for w in basic_tokenize(text, do_lower_case=lowercase))
+    chars = sorted({ch for w in counts for ch in w})
+    pieces = ["##" + ch for ch in chars if not is_cjk_char(ch)]
+    words = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+             if n >= min_count and len(w) > 1 and not any(is_cjk_char(ch) for ch in w)][:max_words]
+    return list(SPECIAL_TOKENS) + chars + pieces + words
 
 
 # ----------------------------------------------------------------------------------------------
@@ -400,7 +427,7 @@ class WordPieceTokenizer:
         if sorted(self.ids_to_tokens) != list(range(V)):
             raise ValueError("save needs the vocabulary ids to be exactly 0 .. vocab_size - 1")
         write_json_atomic(path, {"type": self.type_name, "version": FORMAT_VERSION, **self._settings(),
-                                 "vocab": [self.ids_to_tokens[i] for i in range(V)]})
+                                 "vocab": [self.ids_to_tokens[i] for i in range(V)]}, indent=1)
 
     @classmethod
     def load(cls, path):
