@@ -465,3 +465,21 @@ def test_block_bad_options_and_inputs(rng):
         cross_decoder_block_forward(x, memory, pc, n_heads=H, self_mask=np.ones((T, T)))
     with pytest.raises(ValueError, match=r"params\['cross.Wk'\] must have shape \(4, 4\), got \(6, 4\)"):
         cross_decoder_block_forward(x, memory[..., :4], pc, n_heads=H)
+
+
+def test_attention_probs_are_read_from_the_caches_by_name():
+    # the weights the blocks keep equal softmax(q k^T / sqrt(d_k) + mask) recomputed from the params
+    from minillm.layers import attention_forward, self_attention_probs, split_heads
+
+    rng = np.random.default_rng(3)
+    C, H, T = 8, 2, 5
+    params = {"ln1.gamma": np.ones(C), "ln2.gamma": np.ones(C),
+              **{f"attn.W{n}": rng.standard_normal((C, C)) * 0.3 for n in "qkvo"},
+              "mlp.W1": rng.standard_normal((C, 16)) * 0.3, "mlp.W2": rng.standard_normal((16, C)) * 0.3}
+    x = rng.standard_normal((1, T, C))
+    _, cache = decoder_block_forward(x, params, n_heads=H)
+    a = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    q, k, v = (split_heads(a @ params[f"attn.W{n}"], H) for n in "qkv")
+    _, (_, _, _, probs, _) = attention_forward(q, k, v, causal=True)
+    np.testing.assert_allclose(self_attention_probs(cache), probs, rtol=1e-12)
+    assert np.allclose(self_attention_probs(cache).sum(-1), 1.0)

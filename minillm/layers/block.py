@@ -515,12 +515,26 @@ def cross_decoder_block_backward(dout, cache):
     return dx, dmemory, grads
 
 
-# The cross-attention weights P = softmax(q k^T / sqrt(D) + memory_mask) of one
-# cross_decoder_block_forward, read from its cache: (B, H, T, T_mem), row t = how much target
-# position t reads each memory position.  Needs the NumPy attention (ops.attention_forward of
-# NUMPY_OPS keeps P; the fused kernel keeps only one log-sum-exp per row).
+# The attention weights P = softmax(q k^T / sqrt(d_k) + mask) that a block's cache keeps,
+# read by name: self_attention_probs of a decoder block (B, H, T, T), row t = how much position t
+# reads each earlier position; cross_attention_probs of a cross-attention decoder block
+# (B, H, T, T_mem), row t = how much target position t reads each memory position.
+# Both need the NumPy attention (NUMPY_OPS keeps P; the fused kernel keeps one log-sum-exp per row).
+def self_attention_probs(cache):
+    ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2 = cache
+    return _probs_of(cache_attn)
+
+
 def cross_attention_probs(cache):
-    cache_cross = cache[6]
-    cache_att = cache_cross[6]
+    (ops, norm, cache_ln1, cache_self, cache_drop1, cache_ln_cross, cache_cross, cache_drop2,
+     cache_ln2, cache_mlp, cache_drop3) = cache
+    return _probs_of(cache_cross)
+
+
+def _probs_of(cache_attn):
+    prefix, n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o = cache_attn
+    if len(cache_att) != 5:
+        raise ValueError("the attention weights are kept only by the NumPy attention (backend='numpy'); "
+                         "the fused kernel keeps one log-sum-exp per row")
     q, k, v, probs, scale = cache_att
     return probs
