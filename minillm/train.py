@@ -266,7 +266,7 @@ class Trainer:
 
     def step(self):
         """One optimisation step; returns the training loss of the batch."""
-        c, model = self.cfg, self.model
+        model = self.model
         inputs = self.source.batch(self.batch_rng)
         if self.parallel is None:
             _, loss, cache = model.forward(*inputs, training=True, rng=self.dropout_rng, **self.source.options)
@@ -278,7 +278,14 @@ class Trainer:
                 f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf). "
                 f"Try a lower learning rate (now {self.lr_at(self.iter):.2e}) or gradient clipping."
             )
-        lr = self.lr_at(self.iter)
+        self.update(grads)
+        self.history["train_loss"].append(loss)
+        self.iter += 1
+        return loss
+
+    def update(self, grads):
+        """Clip the global gradient norm to grad_clip, then one AdamW step at this step's learning rate."""
+        c, lr = self.cfg, self.lr_at(self.iter)
         if self.fused:
             # the same clipping, folded into the update as one scale factor
             from minillm.kernels.optim import global_grad_norm
@@ -291,10 +298,7 @@ class Trainer:
                 clip_grad_norm(grads, c.grad_clip)
             self.opt.step(grads, lr=lr)
         self.history["iter"].append(self.iter)
-        self.history["train_loss"].append(loss)
         self.history["lr"].append(lr)
-        self.iter += 1
-        return loss
 
     def evaluate(self):
         """Mean loss of eval_iters random batches of each split (validation first, then training)."""

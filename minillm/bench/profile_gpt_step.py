@@ -2,15 +2,14 @@
 
     python -m minillm.bench.profile_gpt_step [--backend numpy|numba] [--fused] [--iters 50] [--cprofile]
 
-Wraps every op of the model's `ops` namespace in a timer, runs forward + backward +
-clip_grad_norm + AdamW on random Tiny-Shakespeare-sized batches (vocab 65, B=12, T=64,
-C=128, 4 heads, 4 layers, bias=False), and prints ms per iteration for each op, the
-optimizer, and what is left (the model's own Python and NumPy glue: residual adds,
+Wraps every op of the model's `ops` namespace in a timer, runs the model's forward and
+backward and then `Trainer.update` (clipping + AdamW, minillm/train.py; on the numba
+backend global_grad_norm + adamw_step) on random Tiny-Shakespeare-sized batches (vocab 65,
+B=12, T=64, C=128, 4 heads, 4 layers, bias=False), and prints ms per iteration for each
+op, the update, and what is left (the model's own Python and NumPy glue: residual adds,
 head split/merge, wpe, the tied-head transpose).  Medians over --iters iterations.
---fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the
-chosen backend's namespace (useful before they are exported by minillm.kernels),
-and updates with global_grad_norm + adamw_step (minillm.kernels.optim).
---mallopt keeps freed memory in glibc's heap, as training does (minillm/runtime/allocator.py).
+--fused swaps the ops of minillm.kernels.fused / minillm.kernels.norm into the chosen
+backend's namespace.  Trainer keeps freed memory in glibc's heap, as training does.
 
 On a shared machine, OpenBLAS's 2 threads contend with other processes' and a
 step can take 10x longer: compare variants in one run, or set
@@ -27,8 +26,7 @@ import numpy as np
 
 from minillm.models.backend import OP_NAMES
 from minillm.models.gpt import GPT, GPTConfig
-from minillm.optim import AdamW, clip_grad_norm
-from minillm.runtime.allocator import keep_freed_memory
+from minillm.train import Trainer, TrainConfig
 
 
 clock = time.perf_counter
@@ -51,28 +49,27 @@ def main():
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--fused", action="store_true")
-    ap.add_argument("--mallopt", action="store_true")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with time.thread_time (CPU time of this thread): steady on a loaded machine, "
                          "meaningful with OPENBLAS_NUM_THREADS=1 and serial kernels")
     a = ap.parse_args()
     global clock
     clock = time.thread_time if a.cpu_time else time.perf_counter
-    if a.mallopt:
-        keep_freed_memory()  # what Trainer does (minillm/runtime/allocator.py)
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False, backend=a.backend)
     model = GPT(cfg, seed=0)
     totals = defaultdict(float)
     if a.fused:
         from minillm.kernels import fused, norm
-        from minillm.kernels.optim import adamw_step, global_grad_norm
 
         for module in (fused, norm):
             for name in OP_NAMES:
                 if hasattr(module, name):
                     setattr(model.ops, name, getattr(module, name))
     model.ops = timed_ops(model.ops, totals)
-    opt = AdamW(model.params, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    recipe = TrainConfig(batch_size=12, lr=1e-3, min_lr=1e-3, warmup_iters=0, beta1=0.9, beta2=0.99,
+                         weight_decay=0.1, grad_clip=1.0, max_iters=10**6, checkpoint=False, threads=1)
+    tokens = np.zeros(1000, dtype=np.int64)          # the trainer only updates: batches come from rng below
+    trainer = Trainer(model, tokens, tokens, recipe, progress=False)
     rng = np.random.default_rng(0)
     per_iter = defaultdict(list)
 
@@ -84,21 +81,9 @@ def main():
         t1 = clock()
         grads = model.backward(cache)
         t2 = clock()
-        if a.fused:
-            keys = list(model.params)
-            g = [grads[k] for k in keys]
-            total = global_grad_norm(g)
-            t3 = clock()
-            opt.t += 1
-            adamw_step([model.params[k] for k in keys], g, [opt.m[k] for k in keys], [opt.v[k] for k in keys],
-                       lr=1e-3, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay,
-                       decay=[k in opt.decay for k in keys], t=opt.t, grad_scale=min(1.0, 1.0 / (total + 1e-6)))
-        else:
-            clip_grad_norm(grads, 1.0)
-            t3 = clock()
-            opt.step(grads, lr=1e-3)
-        t4 = clock()
-        return t1 - t0, t2 - t1, t3 - t2, t4 - t3
+        trainer.update(grads)
+        t3 = clock()
+        return t1 - t0, t2 - t1, t3 - t2
 
     for _ in range(5):
         one_step()
@@ -107,14 +92,13 @@ def main():
         pr.enable()
     for _ in range(a.iters):
         totals.clear()
-        f, b, c, o = one_step()
+        f, b, u = one_step()
         for k, v in totals.items():
             per_iter[k].append(v)
         per_iter["[forward total]"].append(f)
         per_iter["[backward total]"].append(b)
-        per_iter["[clip_grad_norm / global_grad_norm]"].append(c)
-        per_iter["[AdamW.step / adamw_step]"].append(o)
-        per_iter["[step total]"].append(f + b + c + o)
+        per_iter["[Trainer.update: clip + AdamW]"].append(u)
+        per_iter["[step total]"].append(f + b + u)
         per_iter["[glue: fwd+bwd minus ops]"].append(f + b - sum(totals.values()))
     if a.cprofile:
         pr.disable()

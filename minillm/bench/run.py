@@ -131,12 +131,10 @@ import time
 t0 = time.perf_counter()
 import numpy as np
 from minillm.models.gpt import GPT, GPTConfig
-from minillm.optim import AdamW
+from minillm.train import Trainer, TrainConfig
 m = GPT(GPTConfig(vocab_size=65, block_size=64, n_layer=1, n_head=4, n_embd=128, bias=False, backend="numba"))
-opt = AdamW(m.params)
-x = np.zeros((2, 64), dtype=np.int64)
-_, loss, cache = m.forward(x, x)
-opt.step(m.backward(cache))
+tokens = np.zeros(200, dtype=np.int64)
+Trainer(m, tokens, tokens, TrainConfig(batch_size=2, threads=1), progress=False).step()
 print(time.perf_counter() - t0)
 """
 
