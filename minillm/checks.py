@@ -9,6 +9,7 @@ shape never reaches NumPy's broadcasting (which would silently "work").
     Traceback (most recent call last):
     TypeError: x must be a numpy.ndarray, got list
 """
+import dataclasses
 import numbers
 
 import numpy as np
@@ -90,6 +91,13 @@ def check_int(name, value, *, low=None, high=None):
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value}")
+
+
+def check_known_fields(cls, d, what):
+    """d (a dict for the dataclass cls) must use only cls's field names."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{what} has unknown fields {unknown}")
 
 
 def check_flag(name, value):

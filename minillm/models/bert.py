@@ -471,8 +471,9 @@ class BertForMaskedLM(_Head):
         return g
 
 
-class BertForSequenceClassification(_Head):
-    """logits = Drop(pooler_output) W_c + b_c      (B, K): one label per sequence, read from [CLS]."""
+class _Classifier(_Head):
+    """logits = Drop(h) W_c + b_c over K labels, with h the pooled [CLS] vector (pooler = True: one
+    label per sequence) or every token's last hidden state (pooler = False: one label per token)."""
 
     def __init__(self, config, params=None, seed=0, num_labels=2):
         check_int("num_labels", num_labels, low=1)
@@ -484,49 +485,32 @@ class BertForSequenceClassification(_Head):
 
     def forward(self, input_ids, labels=None, attention_mask=None, token_type_ids=None, *, training=False,
                 rng=None):
-        """-> logits (B, K), loss (mean cross-entropy, or None), cache."""
+        """-> logits (B, K) or (B, T, K), loss (mean cross-entropy over labels != -100, or None), cache."""
         p = self.params
-        _, pooled, cache = self.encode(input_ids, attention_mask, token_type_ids, training, rng)
+        last_hidden, pooled, cache = self.encode(input_ids, attention_mask, token_type_ids, training, rng)
         drop = _drop_rng(self.config, training, rng)
-        h, cache["drop"] = dropout_forward(pooled, p=drop, rng=rng, training=drop > 0)
+        h, cache["drop"] = dropout_forward(pooled if self.pooler else last_hidden, p=drop, rng=rng,
+                                           training=drop > 0)
         logits, cache["classifier"] = linear_forward(h, p["classifier.W"], p["classifier.b"])
         return logits, _loss(logits, labels, cache), cache
 
     def _backward(self, dlogits, cache):
         g = {}
         dh, g["classifier.W"], g["classifier.b"] = linear_backward(dlogits, cache["classifier"])
-        d_pooled = dropout_backward(dh, cache["drop"])
-        g.update(encoder_backward(None, d_pooled, cache))
+        dh = dropout_backward(dh, cache["drop"])
+        d_last_hidden, d_pooled = (None, dh) if self.pooler else (dh, None)
+        g.update(encoder_backward(d_last_hidden, d_pooled, cache))
         return g
 
 
-class BertForTokenClassification(_Head):
+class BertForSequenceClassification(_Classifier):
+    """logits = Drop(pooler_output) W_c + b_c      (B, K): one label per sequence, read from [CLS]."""
+
+    pooler = True
+
+
+class BertForTokenClassification(_Classifier):
     """logits = Drop(last_hidden_state) W_c + b_c    (B, T, K); labels -100 on pieces that are not
     the first of a word, on [CLS]/[SEP] and on padding (see minillm.tasks.ner.align_labels)."""
 
     pooler = False          # as in Hugging Face's BertForTokenClassification
-
-    def __init__(self, config, params=None, seed=0, num_labels=2):
-        check_int("num_labels", num_labels, low=1)
-        self.num_labels = num_labels
-        super().__init__(config, params, seed)
-
-    def head_shapes_for(self, config):
-        return {"classifier.W": (config.hidden_size, self.num_labels), "classifier.b": (self.num_labels,)}
-
-    def forward(self, input_ids, labels=None, attention_mask=None, token_type_ids=None, *, training=False,
-                rng=None):
-        """-> logits (B, T, K), loss (mean over labels != -100, or None), cache."""
-        p = self.params
-        x, _, cache = self.encode(input_ids, attention_mask, token_type_ids, training, rng)
-        drop = _drop_rng(self.config, training, rng)
-        h, cache["drop"] = dropout_forward(x, p=drop, rng=rng, training=drop > 0)
-        logits, cache["classifier"] = linear_forward(h, p["classifier.W"], p["classifier.b"])
-        return logits, _loss(logits, labels, cache), cache
-
-    def _backward(self, dlogits, cache):
-        g = {}
-        dh, g["classifier.W"], g["classifier.b"] = linear_backward(dlogits, cache["classifier"])
-        dx = dropout_backward(dh, cache["drop"])
-        g.update(encoder_backward(dx, None, cache))
-        return g

@@ -21,14 +21,17 @@ layers or their jitted twins in minillm.kernels with the same contract.
 Derived in notebooks/11_gpt_pretraining_generation.ipynb.
 """
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params
+from minillm.checks import (
+    check_choice, check_int, check_int_array, check_known_fields, check_number, check_params,
+)
 from minillm.io.huggingface import gpt2_config_from_hf, gpt2_config_to_hf, read_config, read_gpt2_params, write_gpt2
 from minillm.layers import block_params, cross_entropy_forward, decoder_block_backward, decoder_block_forward
 from minillm.models.backend import ops_for_backend
+from minillm.models.init import init_params as draw_params
 
 
 @dataclass
@@ -76,10 +79,7 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"GPT config has unknown fields {unknown}")
+        check_known_fields(cls, d, "GPT config")
         return cls(**d)
 
     @property
@@ -128,18 +128,8 @@ def param_shapes(config):
 
 def init_params(config, seed=0):
     """GPT-2 initialisation: N(0, 0.02); residual projections N(0, 0.02/sqrt(2 n_layer)); gains 1, biases 0."""
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(config.dtype)
     std = {"normal": 0.02, "residual": 0.02 / math.sqrt(2 * config.n_layer)}
-    params = {}
-    for name, (shape, init) in param_shapes(config).items():
-        if init == "ones":
-            params[name] = np.ones(shape, dt)
-        elif init == "zeros":
-            params[name] = np.zeros(shape, dt)
-        else:
-            params[name] = (rng.standard_normal(shape) * std[init]).astype(dt)
-    return params
+    return draw_params(param_shapes(config), config.dtype, seed, lambda shape, init: std[init])
 
 
 class GPT:

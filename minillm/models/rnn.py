@@ -31,11 +31,13 @@ work; each window then starts from a zero state.
 Derived in notebooks/03_rnn_lstm.ipynb.
 """
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from minillm.checks import check_choice, check_int, check_int_array, check_number, check_params, check_rng
+from minillm.checks import (
+    check_choice, check_int, check_int_array, check_known_fields, check_number, check_params, check_rng,
+)
 from minillm.layers.embedding import embedding_backward, embedding_forward
 from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.recurrent import (
@@ -79,10 +81,7 @@ class RNNConfig:
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"RNN config has unknown fields {unknown}")
+        check_known_fields(cls, d, "RNN config")
         return cls(**d)
 
 

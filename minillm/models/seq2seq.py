@@ -32,11 +32,13 @@ cross-attention masks; target: self-attention mask) and never scored by the loss
 Derived in notebooks/14_translation.ipynb.
 """
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from minillm.checks import check_choice, check_float_array, check_int, check_int_array, check_number, check_params
+from minillm.checks import (
+    check_choice, check_float_array, check_int, check_int_array, check_known_fields, check_number, check_params,
+)
 from minillm.layers import (
     NUMPY_OPS,
     block_params,
@@ -56,6 +58,7 @@ from minillm.layers import (
     log_softmax_forward,
     sinusoidal_positional_encoding,
 )
+from minillm.models.init import init_params as draw_params
 
 
 # --------------------------------------------------------------------------- label-smoothed cross-entropy
@@ -150,9 +153,7 @@ class Seq2SeqConfig:
 
     @classmethod
     def from_dict(cls, d):
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"Seq2Seq config has unknown fields {unknown}")
+        check_known_fields(cls, d, "Seq2Seq config")
         return cls(**d)
 
 
@@ -193,20 +194,13 @@ def param_shapes(config):
 def init_params(config, seed=0):
     """E ~ N(0, 1/C) (so sqrt(C) E has unit entries, the scale of the sines); W ~ N(0, 1/d_in);
     projections into the residual stream (Wo, W2) also divided by sqrt(2 * number of blocks)."""
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(config.dtype)
     n_blocks = config.n_encoder_layer + config.n_decoder_layer
-    params = {}
-    for name, (shape, init) in param_shapes(config).items():
-        if init == "ones":
-            params[name] = np.ones(shape, dt)
-        elif init == "zeros":
-            params[name] = np.zeros(shape, dt)
-        else:
-            fan_in = shape[1] if init == "embedding" else shape[0]
-            std = 1.0 / math.sqrt(fan_in) / (math.sqrt(2 * n_blocks) if init == "residual" else 1.0)
-            params[name] = (rng.standard_normal(shape) * std).astype(dt)
-    return params
+
+    def std(shape, init):
+        fan_in = shape[1] if init == "embedding" else shape[0]
+        return 1.0 / math.sqrt(fan_in) / (math.sqrt(2 * n_blocks) if init == "residual" else 1.0)
+
+    return draw_params(param_shapes(config), config.dtype, seed, std)
 
 
 class Seq2Seq:
