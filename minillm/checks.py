@@ -146,3 +146,36 @@ def check_params(params, shapes, what):
         details = ", ".join(f"{k}: got {np.shape(params[k])}, expected {tuple(shapes[k])}" for k in wrong)
         raise ValueError(f"params do not fit {what}: missing {missing}, unexpected {unexpected}, "
                          f"wrong shape {wrong}" + (f" ({details})" if wrong else ""))
+
+
+# ------------------------------------------------------------------ numbers the prose states
+# A notebook's markdown says "add-0.01 improves from 398 to 276"; the code cell right after
+# computes both and calls
+#     stated("398", ppl[1]);  stated("276", ppl[2])
+# so the run fails the moment code and prose part ways.  `written` is the number exactly as the
+# prose writes it (tests/test_notebook_claims.py matches the prose against these strings).
+# By default the computed value must round to what is written (|value - written| <= half a unit
+# of its last digit); tol= (absolute) or rel= (relative) widen that for seed-dependent numbers.
+def stated(written, value, *, tol=None, rel=None, what=""):
+    """Assert that `value` is the number the prose writes as `written`; print one line saying so."""
+    if not isinstance(written, str):
+        raise TypeError(f"written must be the number as the prose writes it (a str such as '0.958'), got "
+                        f"{_describe(written)}")
+    text = written.replace(",", "").replace("−", "-").replace("×", "").strip()
+    scale = 100.0 if text.endswith("%") else 1.0
+    text = text.rstrip("%")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"written must be a number as the prose writes it, got {written!r}") from None
+    if tol is None and rel is None:
+        mantissa = text.lower().split("e")[0]
+        decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        exponent = int(text.lower().split("e")[1]) if "e" in text.lower() else 0
+        tol = 0.5 * 10.0 ** (exponent - decimals) * (1 + 1e-9)
+    bound = max(tol or 0.0, abs(number) * (rel or 0.0))
+    shown = float(value) * scale
+    if not abs(shown - number) <= bound:
+        raise AssertionError(f"the prose says {written}{' (' + what + ')' if what else ''}, but the notebook "
+                             f"computes {shown:.6g}: update the prose or find what changed")
+    print(f"  as stated: {written}{' (' + what + ')' if what else ''}, computed {shown:.6g}")
