@@ -1,10 +1,19 @@
 """Discrete hidden Markov model: the article's §1, "隐马尔可夫模型（HMM）".
 
-S hidden states, K observable symbols (ids 0..K-1), a sequence o_1 .. o_T:
+n_s hidden states s_t, n_o observable symbols o_t (ids 0..n_o-1), a sequence o_1 .. o_T
+(the symbols of docs/NOTATION.md):
 
-    pi (S,)     pi_i  = P(z_1 = i)
-    A  (S, S)   A_ij  = P(z_{t+1} = j | z_t = i)        rows sum to 1
-    B  (S, K)   B_ik  = P(o_t = k | z_t = i)            rows sum to 1
+    pi (n_s,)        pi_i   = P(s_1 = i)
+    A  (n_s, n_s)    A_ij   = P(s_{t+1} = j | s_t = i)      rows sum to 1   (A^hmm in NOTATION.md)
+    B  (n_s, n_o)    Phi_ik = P(o_t = k | s_t = i)          rows sum to 1
+
+The attribute and argument are called `B` (the classic Rabiner name, kept so no caller
+breaks); the notebooks and NOTATION.md call the emission matrix Phi, because B is the
+batch size everywhere else in minillm.
+
+Forward variable alpha_t(i) = P(o_1 .. o_t, s_t = i); backward variable
+beta_t(i) = P(o_{t+1} .. o_T | s_t = i), with sum_i alpha_t(i) beta_t(i) = P(o_1 .. o_T)
+at every t (notebook 02 checks it against brute-force enumeration).
 
 Forward and backward are scaled (Rabiner 1989): each alpha_t is normalised to
 sum to 1 and the scale c_t = P(o_t | o_1..o_{t-1}) is kept, so
@@ -46,7 +55,7 @@ def _check_stochastic(name, M, shape):
 
 
 class HMM:
-    """A discrete HMM with parameters pi (S,), A (S, S), B (S, K); see the module docstring."""
+    """A discrete HMM with parameters pi (n_s,), A (n_s, n_s), B = Phi (n_s, n_o); see the module docstring."""
 
     def __init__(self, pi, A, B):
         pi, B = np.asarray(pi), np.asarray(B)
@@ -108,10 +117,10 @@ class HMM:
     def _obs(self, obs, name="obs"):
         return _check_obs(name, obs, self.n_symbols)
 
-    # alpha_1 = pi * B[:, o_1];  alpha_t = (alpha_hat_{t-1} A) * B[:, o_t]
+    # alpha_1 = pi * Phi[:, o_1];  alpha_t = (alpha_hat_{t-1} A) * Phi[:, o_t]      (Phi is self.B)
     # c_t = sum_i alpha_t(i);    alpha_hat_t = alpha_t / c_t
     def forward(self, obs, name="obs"):
-        """Scaled forward pass -> alpha_hat (T, S), log_c (T,); log P(obs) = log_c.sum()."""
+        """Scaled forward pass -> alpha_hat (T, n_s), log_c (T,); log P(obs) = log_c.sum()."""
         o = self._obs(obs, name)
         T, S = len(o), self.n_states
         alpha_hat, log_c = np.zeros((T, S)), np.full(T, -np.inf)
@@ -125,9 +134,13 @@ class HMM:
             alpha_hat[t], log_c[t] = a / c, np.log(c)
         return alpha_hat, log_c
 
-    # beta_hat_T = 1;  beta_hat_t = A (B[:, o_{t+1}] * beta_hat_{t+1}) / c_{t+1}
+    # beta_T = 1;  beta_t(i) = sum_j A_ij Phi_j(o_{t+1}) beta_{t+1}(j)          (unscaled)
+    # beta_hat_T = 1;  beta_hat_t = A (Phi[:, o_{t+1}] * beta_hat_{t+1}) / c_{t+1}
+    #   so beta_hat_t = beta_t / prod_{u>t} c_u, and gamma_t = alpha_hat_t * beta_hat_t
     def backward(self, obs, log_c):
-        """Scaled backward pass with the forward's scales -> beta_hat (T, S)."""
+        """Scaled backward pass with the forward's scales log_c (from forward) -> beta_hat (T, n_s).
+
+        beta_hat_t = beta_t / prod_{u>t} c_u, where beta_t(i) = P(o_{t+1} .. o_T | s_t = i)."""
         o = self._obs(obs)
         c = np.exp(log_c)
         beta_hat = np.ones((len(o), self.n_states))
@@ -140,24 +153,24 @@ class HMM:
         return float(self.forward(obs)[1].sum())
 
     def _estep(self, o):
-        """Posteriors of one sequence: gamma (T, S), xi summed over t (S, S), log P."""
+        """Posteriors of one sequence: gamma (T, n_s), xi summed over t (n_s, n_s), log P."""
         alpha_hat, log_c = self.forward(o)
         if np.isneginf(log_c[-1]):
             raise ValueError("obs has probability 0 under this HMM: posteriors are undefined")
         beta_hat = self.backward(o, log_c)
-        # gamma_t(i) = P(z_t = i | O) = alpha_hat_t(i) beta_hat_t(i)
+        # gamma_t(i) = P(s_t = i | O) = alpha_hat_t(i) beta_hat_t(i)
         gamma = alpha_hat * beta_hat                                   # (T, S)
-        # sum_t xi_t(i, j) = sum_t alpha_hat_t(i) A_ij B_j(o_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
+        # sum_t xi_t(i, j) = sum_t alpha_hat_t(i) A_ij Phi_j(o_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
         right = self.B[:, o[1:]].T * beta_hat[1:] / np.exp(log_c[1:])[:, None]   # (T-1, S)
         xi_sum = self.A * (alpha_hat[:-1].T @ right)                   # (S, S)
         return gamma, xi_sum, float(log_c.sum())
 
     def posteriors(self, obs):
-        """gamma (T, S): P(z_t = i | o_1 .. o_T); each row sums to 1."""
+        """gamma (T, n_s): P(s_t = i | o_1 .. o_T); each row sums to 1."""
         return self._estep(self._obs(obs))[0]
 
-    # delta_1 = log pi + log B[:, o_1]
-    # delta_t(j) = max_i (delta_{t-1}(i) + log A_ij) + log B_j(o_t),  psi_t(j) = argmax_i
+    # delta_1 = log pi + log Phi[:, o_1]
+    # delta_t(j) = max_i (delta_{t-1}(i) + log A_ij) + log Phi_j(o_t),  psi_t(j) = argmax_i
     def viterbi(self, obs):
         """Most probable state path -> (path (T,) ints, log P(path, obs))."""
         o = self._obs(obs)
@@ -197,11 +210,11 @@ class HMM:
                 pi_num += gamma[0]
                 A_num += xi_sum
                 A_den += gamma[:-1].sum(axis=0)
-                np.add.at(B_num.T, o, gamma)                           # B_num[i, o_t] += gamma_t(i)
+                np.add.at(B_num.T, o, gamma)                           # Phi numerator: B_num[i, o_t] += gamma_t(i)
             self.history.append(total)
             if len(self.history) == n_iter + 1:
                 break
-            # M-step: pi = E[start], A_ij = E[i -> j] / E[leave i], B_ik = E[emit k in i] / E[in i]
+            # M-step: pi = E[start], A_ij = E[i -> j] / E[leave i], Phi_ik = E[emit k in i] / E[in i]
             # (a state never visited keeps its old row: it does not change the likelihood)
             self.pi = pi_num / len(seqs)
             has_A, B_den = A_den > 0, B_num.sum(axis=1)
@@ -223,7 +236,7 @@ class HMM:
         return z, o
 
     def _next_state(self, context):
-        """P(z_{t+1} | o_1 .. o_t) (S,): pi for an empty context, else alpha_hat_t A."""
+        """P(s_{t+1} | o_1 .. o_t) (n_s,): pi for an empty context, else alpha_hat_t A."""
         if len(context) == 0:
             return self.pi.copy()
         alpha_hat, log_c = self.forward(context, name="context")
@@ -232,7 +245,7 @@ class HMM:
         return alpha_hat[-1] @ self.A
 
     def prob_distribution(self, context=()):
-        """P(o_{t+1} = . | o_1 .. o_t) as a (K,) vector; sums to 1."""
+        """P(o_{t+1} = . | o_1 .. o_t) as a (n_o,) vector (belief times Phi); sums to 1."""
         return self._next_state(context) @ self.B
 
     def logprob(self, symbol, context=()):

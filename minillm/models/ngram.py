@@ -4,6 +4,10 @@ An order-n model predicts a token from the n-1 tokens before it:
 
     P(w_1 .. w_T) = prod_t P(w_t | w_{t-n+1} .. w_{t-1})
 
+(the chain rule, then the Markov assumption).  Each factor is the *conditional*
+frequency c(h w) / c(h) of the word after its context h, not the joint frequency
+of the n adjacent words (notebooks/01_ngram.ipynb, section 9).
+
 Tokens are strings: words (sentence.split()) or characters (list(sentence)).
 Derived in notebooks/01_ngram.ipynb; pinned by tests/test_ngram.py.
 
