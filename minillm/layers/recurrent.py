@@ -4,37 +4,39 @@ A recurrent cell reads one input x_t per time step and carries a state from
 step to step.  Row-vector convention, as everywhere in minillm: all gates'
 pre-activations come from ONE product each with the input and the state,
 
-    a_t = x_t Wx + h_{t-1} Wh + b          x_t (B, D), h (B, H), Wx (D, kH), Wh (H, kH), b (kH,)
+    a_t = x_t Wx + h_{t-1} Wh + b          x_t (B, d_in), h (B, d_h), Wx (d_in, k d_h), Wh (d_h, k d_h), b (k d_h,)
 
-and a_t is cut into k blocks of H columns, one per gate, in a fixed order:
+and a_t is cut into k blocks of d_h columns, one per gate, in a fixed order:
 
     RNN   (k = 1)   h_t = tanh(a_t)
-    LSTM  (k = 4)   gates i, f, o, g (input, forget, output, candidate):
+    LSTM  (k = 4)   gates i, f, o, g (input, forget, output, candidate) -- PyTorch stores
+                    i, f, g, o (and W as (4 d_h, d_in)): load with a transpose and the
+                    block permutation [0, 1, 3, 2]:
                     i = sigmoid(a_i)   f = sigmoid(a_f)   o = sigmoid(a_o)   g = tanh(a_g)
                     c_t = f * c_{t-1} + i * g
                     h_t = o * tanh(c_t)
-    GRU   (k = 3)   gates r, z, n (reset, update, new), PyTorch's formulation:
+    GRU   (k = 3)   gates r, u, n (reset, update, candidate; PyTorch and the code below call u "z"), PyTorch's formulation:
                     r = sigmoid(x Wx_r + b_r + h Wh_r)
-                    z = sigmoid(x Wx_z + b_z + h Wh_z)
+                    u = sigmoid(x Wx_u + b_u + h Wh_u)
                     n = tanh(x Wx_n + b_n + r * (h Wh_n))
-                    h_t = (1 - z) * n + z * h_{t-1}
+                    h_t = (1 - u) * n + u * h_{t-1}
                     The bias b sits on the input side only.  PyTorch has two biases,
-                    b_ih and b_hh; for r and z they only ever appear summed, but
+                    b_ih and b_hh; for r and u they only ever appear summed, but
                     b_hn sits inside r * (h Wh_n + b_hn).  So a PyTorch GRU maps
                     onto this one exactly when b_hn = 0 (then b = b_ih + [b_hr, b_hz, 0]).
 
 Functions (the layer contract of DESIGN.md; b may be None for no bias):
 
-    h, cache      = rnn_step_forward(x, h_prev, Wx, Wh, b)           x (B, D)
+    h, cache      = rnn_step_forward(x, h_prev, Wx, Wh, b)           x (B, d_in)
     dx, dh_prev, dWx, dWh, db = rnn_step_backward(dh, cache)
-    hs, cache     = rnn_forward(x, h0, Wx, Wh, b)                    x (B, T, D) -> hs (B, T, H)
-    dx, dh0, dWx, dWh, db     = rnn_backward(dhs, cache)             dhs (B, T, H)
+    hs, cache     = rnn_forward(x, h0, Wx, Wh, b)                    x (B, T, d_in) -> hs (B, T, d_h)
+    dx, dh0, dWx, dWh, db     = rnn_backward(dhs, cache)             dhs (B, T, d_h)
 
     (h, c), cache = lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
     dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, cache)
     hs, cache     = lstm_forward(x, h0, Wx, Wh, b, *, c0=None)       c0 = 0 unless given
     dx, dh0, dWx, dWh, db     = lstm_backward(dhs, cache)
-    cs            = lstm_cell_states(cache)                          (B, T, H)
+    cs            = lstm_cell_states(cache)                          (B, T, d_h)
 
     gru_step_forward / gru_step_backward / gru_forward / gru_backward: as the RNN.
 
@@ -70,9 +72,9 @@ def _tanh(a):
 
 # ---------------------------------------------------------------------------
 # Argument checks shared by every cell.  k = number of gates (RNN 1, GRU 3, LSTM 4).
-#   step:     x (B, D),     h (B, H)
-#   sequence: x (B, T, D),  h0 (B, H)
-#   Wx (D, kH), Wh (H, kH), b (kH,) or None
+#   step:     x (B, d_in),     h (B, d_h)
+#   sequence: x (B, T, d_in),  h0 (B, d_h)
+#   Wx (d_in, k d_h), Wh (d_h, k d_h), b (k d_h,) or None
 # ---------------------------------------------------------------------------
 _GATE_LABEL = {1: "H", 3: "3H", 4: "4H"}
 
@@ -106,21 +108,21 @@ def _check_dout(name, dout, shape, what):
     check_shape(name, dout, shape, what=what)
 
 
-# dWh = sum over steps and batch rows of h_{t-1}^T da_t        (H, kH)
+# dWh = sum over steps and batch rows of h_{t-1}^T da_t        (d_h, k d_h)
 def _recurrent_weight_grad(h_prevs, dah):
     H = h_prevs.shape[-1]
     return h_prevs.reshape(-1, H).T @ dah.reshape(-1, dah.shape[-1])
 
 
-# the state each step starts from: [h0, hs[:, 0], ..., hs[:, T-2]]        (B, T, H)
+# the state each step starts from: [h0, hs[:, 0], ..., hs[:, T-2]]        (B, T, d_h)
 def _previous_states(h0, hs):
     return np.concatenate([h0[:, None, :], hs[:, :-1, :]], axis=1)
 
 
 # ===========================================================================
 # Vanilla (Elman) RNN with tanh
-#   a_t = x_t Wx + h_{t-1} Wh + b        (B, H)
-#   h_t = tanh(a_t)                      (B, H)
+#   a_t = x_t Wx + h_{t-1} Wh + b        (B, d_h)
+#   h_t = tanh(a_t)                      (B, d_h)
 # ===========================================================================
 def _rnn_cell(ax, h_prev, Wh):
     # ax = x_t Wx + b has been computed already; the cell adds the recurrent part
@@ -138,8 +140,8 @@ def _rnn_cell_backward(dh, h, Wh):
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
     _check_cell_args(x, h_prev, Wx, Wh, b, k=1, sequence=False, h_name="h_prev")
-    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, H)
-    h = _rnn_cell(ax, h_prev, Wh)                                   # (B, H)
+    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, d_h)
+    h = _rnn_cell(ax, h_prev, Wh)                                   # (B, d_h)
     cache = (lin_cache, h_prev, Wh, h)
     return h, cache
 
@@ -156,7 +158,7 @@ def rnn_step_backward(dh, cache):
 def rnn_forward(x, h0, Wx, Wh, b):
     H = _check_cell_args(x, h0, Wx, Wh, b, k=1, sequence=True, h_name="h0")
     B, T, _ = x.shape
-    # the input part of every step in one product: ax_t = x_t Wx + b          (B, T, H)
+    # the input part of every step in one product: ax_t = x_t Wx + b          (B, T, d_h)
     ax, lin_cache = linear_forward(x, Wx, b)
     hs = np.empty((B, T, H), dtype=np.result_type(ax, h0, Wh))
     h = h0
@@ -172,7 +174,7 @@ def rnn_backward(dhs, cache):
     lin_cache, h0, Wh, hs = cache
     _check_dout("dhs", dhs, hs.shape, "(B, T, H)")
     T = hs.shape[1]
-    da = np.empty_like(hs)                                          # (B, T, H)
+    da = np.empty_like(hs)                                          # (B, T, d_h)
     dh_next = np.zeros_like(h0)                                     # gradient reaching h_t from step t+1
     for t in reversed(range(T)):
         # h_t feeds the output at step t and the cell at step t+1: both gradients add
@@ -186,16 +188,16 @@ def rnn_backward(dhs, cache):
 
 # ===========================================================================
 # LSTM (gates ordered i, f, o, g in the columns of Wx, Wh, b)
-#   a_t = x_t Wx + h_{t-1} Wh + b                     (B, 4H)
-#   i = sigmoid(a[:, 0:H])     f = sigmoid(a[:, H:2H])
-#   o = sigmoid(a[:, 2H:3H])   g = tanh(a[:, 3H:4H])
-#   c_t = f * c_{t-1} + i * g                          (B, H)
-#   h_t = o * tanh(c_t)                                (B, H)
+#   a_t = x_t Wx + h_{t-1} Wh + b                     (B, 4 d_h)
+#   i = sigmoid(a[:, 0:d_h])     f = sigmoid(a[:, d_h:2 d_h])
+#   o = sigmoid(a[:, 2 d_h:3 d_h])   g = tanh(a[:, 3 d_h:4 d_h])
+#   c_t = f * c_{t-1} + i * g                          (B, d_h)
+#   h_t = o * tanh(c_t)                                (B, d_h)
 # ===========================================================================
 def _lstm_cell(ax, h_prev, c_prev, Wh):
     H = h_prev.shape[-1]
-    a = ax + h_prev @ Wh                                            # (B, 4H)
-    # i, f, o: one sigmoid over the first 3H columns, then cut into three (B, H) blocks
+    a = ax + h_prev @ Wh                                            # (B, 4 d_h)
+    # i, f, o: one sigmoid over the first 3 d_h columns, then cut into three (B, d_h) blocks
     i, f, o = np.split(_sigmoid(a[:, :3 * H]), 3, axis=1)
     g = _tanh(a[:, 3 * H:])
     c = f * c_prev + i * g
@@ -229,7 +231,7 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     H = _check_cell_args(x, h_prev, Wx, Wh, b, k=4, sequence=False, h_name="h_prev")
     check_float_array("c_prev", c_prev)
     check_shape("c_prev", c_prev, (x.shape[0], H), what="(B, H)")
-    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, 4H)
+    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, 4 d_h)
     h, c, gates = _lstm_cell(ax, h_prev, c_prev, Wh)
     cache = (lin_cache, h_prev, c_prev, Wh, gates)
     return (h, c), cache
@@ -257,7 +259,7 @@ def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
         c0 = np.zeros_like(h0)
     check_float_array("c0", c0)
     check_shape("c0", c0, (B, H), what="(B, H)")
-    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 4H), all steps at once
+    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 4 d_h), all steps at once
     dtype = np.result_type(ax, h0, Wh)
     hs = np.empty((B, T, H), dtype=dtype)
     cs = np.empty((B, T, H), dtype=dtype)
@@ -290,21 +292,21 @@ def lstm_backward(dhs, cache):
 
 
 def lstm_cell_states(cache):
-    """The cell states c_1..c_T of an lstm_forward call, (B, T, H) (a model carries c_T to the next chunk)."""
+    """The cell states c_1..c_T of an lstm_forward call, (B, T, d_h) (a model carries c_T to the next chunk)."""
     return cache[5]
 
 
 # ===========================================================================
 # GRU (gates ordered r, z, n; bias on the input side only, i.e. b_hn = 0)
-#   ax = x_t Wx + b,   ah = h_{t-1} Wh                 (B, 3H) each
+#   ax = x_t Wx + b,   ah = h_{t-1} Wh                 (B, 3 d_h) each
 #   r = sigmoid(ax_r + ah_r)      z = sigmoid(ax_z + ah_z)
 #   n = tanh(ax_n + r * ah_n)
-#   h_t = (1 - z) * n + z * h_{t-1}                    (B, H)
+#   h_t = (1 - z) * n + z * h_{t-1}                    (B, d_h)
 # ===========================================================================
 def _gru_cell(ax, h_prev, Wh):
     H = h_prev.shape[-1]
-    ah = h_prev @ Wh                                                # (B, 3H)
-    # r, z: one sigmoid over the first 2H columns, then cut into two (B, H) blocks
+    ah = h_prev @ Wh                                                # (B, 3 d_h)
+    # r, z: one sigmoid over the first 2 d_h columns, then cut into two (B, d_h) blocks
     r, z = np.split(_sigmoid(ax[:, :2 * H] + ah[:, :2 * H]), 2, axis=1)
     ah_n = ah[:, 2 * H:]
     n = _tanh(ax[:, 2 * H:] + r * ah_n)
@@ -337,7 +339,7 @@ def _gru_cell_backward(dh, h_prev, parts, Wh):
 
 def gru_step_forward(x, h_prev, Wx, Wh, b):
     _check_cell_args(x, h_prev, Wx, Wh, b, k=3, sequence=False, h_name="h_prev")
-    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, 3H)
+    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, 3 d_h)
     h, parts = _gru_cell(ax, h_prev, Wh)
     cache = (lin_cache, h_prev, Wh, parts)
     return h, cache
@@ -355,7 +357,7 @@ def gru_step_backward(dh, cache):
 def gru_forward(x, h0, Wx, Wh, b):
     H = _check_cell_args(x, h0, Wx, Wh, b, k=3, sequence=True, h_name="h0")
     B, T, _ = x.shape
-    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 3H), all steps at once
+    ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 3 d_h), all steps at once
     hs = np.empty((B, T, H), dtype=np.result_type(ax, h0, Wh))
     parts = []
     h = h0

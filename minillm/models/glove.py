@@ -18,7 +18,11 @@ Choices (each one pinned by tests/test_glove.py)
 ------------------------------------------------
 Loss      : exactly the paper's J: a SUM over the pairs of the batch, NO 1/2 factor
             (so dJ/d(diff) = 2 f diff; the reference C code uses 1/2 f diff^2 instead,
-            which only rescales the gradient, and AdaGrad is blind to that scale).
+            i.e. half our gradient).  AdaGrad is NOT blind to that scale here: with
+            G starting at 1 the first step is lr g / sqrt(1 + g^2) ~ lr g for small g,
+            so doubling g nearly doubles the early steps (x1.97 for g = 0.1); the
+            scale only drops out once the summed g^2 >> 1.  Our J trains like the C
+            code with twice its lr at first (notebooks/04_word_vectors.ipynb).
 Optimiser : AdaGrad per entry, G starts at 1 (as the C code), G += g^2,
             θ -= lr g / sqrt(G).  Mini-batches of non-zero cells; the gradients of
             a row that occurs several times in a batch are summed (np.add.at) before
@@ -106,7 +110,8 @@ def glove_loss_backward(dJ, cache):
 
 
 # ---------------------------------------------------------------------------
-# AdaGrad on the rows a batch touched, in place:
+# AdaGrad on the rows a batch touched, in place (G starts at 1, so the step is not scale-free:
+# lr g / sqrt(1 + g^2) grows with g until the summed g^2 >> 1):
 #   g_r = Σ_{p: index_p = r} grad_p        (a row met several times sums its gradients, np.add.at)
 #   G_r += g_r^2,     θ_r -= lr g_r / sqrt(G_r)          per entry; untouched rows do not move
 #   theta (V, ...) parameters, G (V, ...) running sums of squared gradients, index (P,), grad (P, ...)

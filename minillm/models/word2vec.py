@@ -3,7 +3,7 @@
 Mikolov et al. 2013 ("Distributed Representations of Words and Phrases and
 their Compositionality").  Every word w has two vectors: v_w (input, "center")
 and u_w (output, "context"), rows of W_in (V, d) and W_out (V, d).  For each
-(center c, context o) pair seen within a window, and K noise words n_1..n_K
+(center c, context o) pair seen within a window, and n_neg noise words n_1..n_{n_neg}
 drawn from the unigram distribution raised to 3/4, SGNS minimises
 
     -log σ(u_o · v_c) - Σ_k log σ(-u_{n_k} · v_c)           σ(x) = 1 / (1 + e^{-x})
@@ -11,15 +11,24 @@ drawn from the unigram distribution raised to 3/4, SGNS minimises
 i.e. it tells the true context from noise by logistic regression.  The word
 vectors are the rows of W_in (as word2vec.c writes them).
 
+At the optimum (vectors free to fit every cell; Levy & Goldberg 2014)
+u_o · v_c = log[P(c, o) / (P(c) P_n(o))] - log n_neg: a shifted PMI only for
+unigram noise (power 1); with power 3/4 the smoothed P_n stays in it.
+
+Notation: docs/NOTATION.md names the centre (W_in) vector u_w and the context
+(W_out) vector v_w; this module's argument names (v = centre, u_pos/u_neg =
+context) predate that table and are the other way round.
+
 Choices (each one pinned by tests/test_word2vec.py)
 ---------------------------------------------------
-Loss         : the MEAN over the B pairs of a batch, the SUM over the K negatives.
+Loss         : the MEAN over the B pairs of a batch, the SUM over the n_neg negatives
+               (K in the code below, `negative` in the config).
                Training backpropagates dloss = B, i.e. the gradient of the batch
                SUM, so lr is word2vec.c's per-pair step size.
 Noise        : P_n(w) = c(w)^0.75 / Σ_w' c(w')^0.75, sampled from a table of `table_size`
                slots in which word w fills round(table_size · P_n(w)) consecutive
                slots (word2vec.c's unigram table).  A noise word equal to the
-               true context is kept (word2vec.c skips it; at K/V it hardly matters).
+               true context is kept (word2vec.c skips it; at n_neg/V it hardly matters).
 Subsampling  : the paper's formula, P_discard(w) = 1 - sqrt(t / f(w)), f(w) = c(w) / N,
                i.e. P_keep = min(1, sqrt(t / f)).  (word2vec.c uses a different
                variant, P_keep = (sqrt(f/t) + 1) t/f.)  Redrawn every epoch;
