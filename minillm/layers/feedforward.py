@@ -13,7 +13,12 @@ projections and drops the biases:
 
     FFN_SwiGLU(x) = ( silu(x W_gate) * (x W_up) ) W_down
 
-Derived in notebooks/08_feedforward.ipynb.
+With three matrices instead of two, SwiGLU's 3 C F weights equal the GELU FFN's
+8 C^2 only when F = 2/3 * 4C = 8C/3 exactly; GPTConfig.ffn_hidden rounds 8C/3 to
+a multiple of 8, so the counts are only approximately equal (C = 128: F = 344,
+132,096 vs 131,072 weights, +0.78%; C = 8: F = 24, 576 vs 512, +12.5%).
+
+Derived in notebooks/08_feedforward.ipynb (section 8 counts the parameters).
 """
 from minillm.checks import check_choice, check_float_array, check_shape
 from minillm.layers.activations import (

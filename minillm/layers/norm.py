@@ -9,7 +9,12 @@ real Transformer does.  Both layers normalise each position's feature vector
 
 x (..., C), gamma (C,), beta (C,), out (..., C).
 
-Derived in notebooks/10_transformer_block.ipynb.
+RMSNorm drops LayerNorm's mean subtraction and beta; its backward loses the
+-mean_c(dxhat) term with them.  Neither output has RMS exactly 1: with gamma = 1,
+beta = 0 a row's RMS is sqrt(s / (s + eps)), s its variance (LN) or mean square (RMSNorm).
+
+Derived in notebooks/10_transformer_block.ipynb: LayerNorm in sections 2 and 5,
+RMSNorm beside it in section 8 (formula, backward, numbers, gradient check).
 """
 import numpy as np
 

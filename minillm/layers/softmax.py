@@ -8,7 +8,11 @@ All three subtract the row maximum m = max_k x_k first.  That changes nothing
 mathematically (exp(x_j - m) / sum_k exp(x_k - m) is the same fraction) but keeps
 every exp() argument <= 0, so logits of 1e4 do not overflow to inf.
 
-Derived in notebooks/09_output_layer.ipynb.
+cross_entropy_backward uses the softmax values but no softmax layer: it returns the
+fused gradient (softmax(logits) - onehot) / N, which equals the route through a
+separate softmax and its V x V Jacobian diag(p) - p p^T without building it.
+
+Derived in notebooks/09_output_layer.ipynb (section 6 compares the two routes).
 """
 import numpy as np
 

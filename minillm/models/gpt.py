@@ -84,7 +84,7 @@ class GPTConfig:
 
     @property
     def ffn_hidden(self):
-        # GPT-2: 4C.  SwiGLU: 2/3 of 4C (rounded to a multiple of 8) keeps the parameter count equal.
+        # GPT-2: 4C.  SwiGLU: 2/3 of 4C rounded to a multiple of 8: 3CF ~ 8C^2, not equal (C=128: F=344, +0.78%).
         if self.mlp == "gelu":
             return 4 * self.n_embd
         return max(8, int(round(8 * self.n_embd / 3 / 8)) * 8)
