@@ -12,11 +12,26 @@ Two rules keep the figures working everywhere:
 
 - Agg-safe: nothing here picks a backend or needs a display.  Notebooks show
   figures inline; the CLI and the tests run with MPLBACKEND=Agg and save PNGs.
-- ASCII labels only: matplotlib's default font has no CJK glyphs, so every
-  label goes through `ascii_label`, which spells a non-ASCII character as its
-  code point ("你" -> "U+4F60").  No CJK font is required, nothing warns about
-  missing glyphs, and the label still says which token it was.
+- Chinese text is drawn as Chinese.  matplotlib's default font (DejaVu Sans)
+  has no CJK glyphs, so on first use (`new_figure`, or any helper that sets a
+  label) this module registers Noto Sans SC from the optional package
+  `pylopdf-fonts-zh-cn` (the "zh" extra: `pip install -e ".[zh]"`) and sets
+  rcParams["font.family"] = ["DejaVu Sans", "Noto Sans SC"]: Latin text stays
+  DejaVu Sans, and each glyph DejaVu lacks falls back to Noto Sans SC.  Labels,
+  titles, tick labels and legends are passed through unchanged.  Without the
+  package, every label goes through `ascii_label` instead ("你" -> "U+4F60",
+  so nothing warns about missing glyphs and the label still says which token it
+  was), and one warning says how to install the extra.
+
+Make figures with `new_figure` (or call `use_cjk_font()` first): matplotlib
+fixes a text's font when the text is created, so axes made before the font is
+registered keep DejaVu Sans for their tick labels.
 """
+
+import functools
+import importlib.resources
+import pathlib
+import warnings
 
 import numpy as np
 
@@ -41,6 +56,62 @@ def ascii_label(text):
     return "".join(out)
 
 
+# The font: a package (not a system font) so that a fresh `pip install` draws the same glyphs on
+# every machine.  Found with importlib.resources: no network, nothing happens at import time.
+CJK_FONT_PACKAGE = "pylopdf_fonts_zh_cn"
+CJK_FONT_FILE = "NotoSansSC-Regular.otf"
+LATIN_FONT = "DejaVu Sans"      # matplotlib's own default: Latin text, digits and minus signs look as always
+INSTALL_HINT = 'pip install -e ".[zh]"'
+
+
+def _find_cjk_font_file():
+    """Path of the packaged Noto Sans SC file, or None when the "zh" extra is not installed."""
+    try:
+        resource = importlib.resources.files(CJK_FONT_PACKAGE) / CJK_FONT_FILE
+    except ModuleNotFoundError:
+        return None
+    path = pathlib.Path(str(resource))
+    return path if path.is_file() else None
+
+
+@functools.cache
+def _cjk_font_family():
+    """Register the CJK font once; its family name, or None (and one warning) when it is missing."""
+    path = _find_cjk_font_file()
+    if path is None:
+        warnings.warn(f"minillm.plot: no CJK font installed, so Chinese labels are drawn as code points "
+                      f"(U+4F60); for real glyphs install the zh extra: {INSTALL_HINT}", stacklevel=3)
+        return None
+    from matplotlib import font_manager
+
+    if str(path) not in {entry.fname for entry in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()          # "Noto Sans SC"
+
+
+def use_cjk_font():
+    """Make figures draw CJK glyphs from now on (registers the font once); True if they will.
+
+    new_figure and every helper call this; call it yourself only before making axes without them.
+    The font family is set again whenever it is missing (after plt.rcdefaults() or a style sheet).
+    """
+    family = _cjk_font_family()
+    if family is None:
+        return False
+    import matplotlib
+
+    if family not in matplotlib.rcParams["font.family"]:
+        # A list of concrete families: matplotlib (>= 3.6) takes each glyph from the first font that has it.
+        matplotlib.rcParams["font.family"] = [LATIN_FONT, family]
+    return True
+
+
+def label_text(text):
+    """What a figure shows for `text`: str(text) unchanged when the CJK font is available,
+    otherwise ascii_label(text) (non-ASCII characters spelled as U+XXXX)."""
+    return str(text) if use_cjk_font() else ascii_label(text)
+
+
 def _pyplot():
     # Imported on first use so that `import minillm.plot` costs nothing and never touches a backend.
     import matplotlib.pyplot as plt
@@ -53,6 +124,7 @@ def new_figure(nrows=1, ncols=1, *, panel_size=PANEL_SIZE, squeeze=True):
     check_int("nrows", nrows, low=1)
     check_int("ncols", ncols, low=1)
     width, height = panel_size
+    use_cjk_font()                          # before the axes exist: their tick labels take the font family now
     plt = _pyplot()
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=squeeze)
     return fig, axes
@@ -66,17 +138,17 @@ def _axes(ax):
 
 def _titles(ax, title, xlabel, ylabel):
     if title is not None:
-        ax.set_title(ascii_label(title))
+        ax.set_title(label_text(title))
     if xlabel is not None:
-        ax.set_xlabel(ascii_label(xlabel))
+        ax.set_xlabel(label_text(xlabel))
     if ylabel is not None:
-        ax.set_ylabel(ascii_label(ylabel))
+        ax.set_ylabel(label_text(ylabel))
 
 
 def _check_labels(name, labels, n, axis_name):
     if labels is None:
         return None
-    labels = [ascii_label(s) for s in labels]
+    labels = [label_text(s) for s in labels]
     if len(labels) != n:
         raise ValueError(f"{name} must have one label per {axis_name} ({n}), got {len(labels)}")
     return labels
@@ -157,7 +229,7 @@ def line_plot(x, ys, *, ax=None, title=None, xlabel=None, ylabel=None, logy=Fals
         if y.shape != x.shape:
             raise ValueError(f"ys[{label!r}] must have the shape of x {x.shape}, got {y.shape}")
         fmt = styles.get(label, "o-" if markers else "-")
-        ax.plot(x, y, fmt, label=ascii_label(label))
+        ax.plot(x, y, fmt, label=label_text(label))
     if logy:
         ax.set_yscale("log")
     if legend:
@@ -176,7 +248,7 @@ def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel="den
     ax = _axes(ax)
     for label, values in pairs:
         values = np.asarray(values, dtype=np.float64).ravel()
-        ax.hist(values, bins=bins, density=True, alpha=alpha, label=ascii_label(label))
+        ax.hist(values, bins=bins, density=True, alpha=alpha, label=label_text(label))
     ax.legend()
     _titles(ax, title, xlabel, ylabel)
     return ax
@@ -185,7 +257,7 @@ def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel="den
 def bar_plot(labels, values, *, ax=None, title=None, xlabel=None, ylabel=None):
     """One bar per label (e.g. a probability distribution over a small vocabulary)."""
     values = np.asarray(values, dtype=np.float64)
-    labels = [ascii_label(s) for s in labels]
+    labels = [label_text(s) for s in labels]
     if values.ndim != 1 or len(labels) != values.shape[0]:
         raise ValueError(f"values must be 1-D with one entry per label ({len(labels)}), got shape {values.shape}")
     ax = _axes(ax)
@@ -207,7 +279,7 @@ def loss_curve_figure(history, title="training loss"):
         ax.plot(history["eval_iter"], history["val_loss"], "s-", label="val (eval)")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(ascii_label(title))
+    ax.set_title(label_text(title))
     ax.grid(True, alpha=0.3)
     ax.legend()
     return fig

@@ -1,5 +1,8 @@
-"""minillm.plot: figures render headless, labels stay ASCII, saves are atomic, bad input is named."""
+"""minillm.plot: figures render headless, Chinese labels get real glyphs (or code points without the
+font), saves are atomic, bad input is named."""
+import io
 import os
+import warnings
 
 import matplotlib
 
@@ -17,12 +20,68 @@ def test_ascii_label_spells_cjk_as_code_points():
     assert plot.ascii_label(3) == "3"
 
 
+def _chinese_figure():
+    """Chinese in every kind of text a figure has: title, axis labels, tick labels, legend, annotation."""
+    fig, (left, right) = plot.new_figure(ncols=2)
+    plot.attention_heatmap(np.array([[1.0, 0.0], [0.25, 0.75]]), ["我", "爱"], ax=left, title="注意力权重")
+    plot.line_plot(np.arange(3), {"训练": np.arange(3.0)}, ax=right, title="损失", xlabel="步数", ylabel="交叉熵")
+    right.annotate(plot.label_text("最低点"), (0, 0))                      # raw matplotlib text: through label_text
+    return fig
+
+
+def _render_png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    matplotlib.pyplot.close(fig)
+    return buffer.getvalue()
+
+
+def test_chinese_labels_render_with_real_glyphs():
+    # The "zh" extra is part of the "test" extra, so the font must be there: no skip.
+    assert plot.use_cjk_font(), f"the CJK font package is missing: {plot.INSTALL_HINT}"
+    assert "Noto Sans SC" in matplotlib.rcParams["font.family"]
+    assert matplotlib.rcParams["font.family"][0] == "DejaVu Sans"            # Latin text unchanged
+    with matplotlib.rc_context({"font.family": ["sans-serif"]}):               # e.g. a style sheet reset it
+        assert plot.use_cjk_font() and "Noto Sans SC" in matplotlib.rcParams["font.family"]
+    with warnings.catch_warnings():
+        # matplotlib warns "Glyph 25105 (\N{CJK UNIFIED IDEOGRAPH-6211}) missing from font(s) DejaVu Sans."
+        # for every character no font in the family list has: turned into an error here.
+        warnings.simplefilter("error")
+        fig = _chinese_figure()
+        left, right = fig.axes[0], fig.axes[1]                                 # axes[2] is the colorbar
+        assert left.get_title() == "注意力权重" and right.get_xlabel() == "步数"
+        assert [t.get_text() for t in left.get_yticklabels()] == ["我", "爱"]
+        assert [t.get_text() for t in right.get_legend().get_texts()] == ["训练"]
+        png = _render_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_the_font_labels_fall_back_to_code_points_and_warn_once(monkeypatch):
+    monkeypatch.setattr(plot, "_find_cjk_font_file", lambda: None)          # as if the zh extra were missing
+    plot._cjk_font_family.cache_clear()
+    try:
+        with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):          # no CJK font in the family list
+            with pytest.warns(UserWarning) as record:
+                assert plot.label_text("我 ok") == "U+6211 ok"
+                assert not plot.use_cjk_font()
+                fig = _chinese_figure()
+            messages = [str(w.message) for w in record]
+            assert len(messages) == 1 and plot.INSTALL_HINT in messages[0] and "\n" not in messages[0]
+            assert fig.axes[0].get_title() == "U+6CE8U+610FU+529BU+6743U+91CD"
+            assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["U+6211", "U+7231"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")                                 # ASCII only: no missing glyph
+                _render_png(fig)
+    finally:
+        plot._cjk_font_family.cache_clear()                                    # the next use finds the font again
+
+
 def test_attention_heatmap_labels_and_colour_scale(tmp_path):
     probs = np.array([[1.0, 0.0], [0.25, 0.75]])
     fig, ax = plot.new_figure()
     plot.attention_heatmap(probs, ["我", "ok"], ax=ax)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["U+6211", "ok"]
+    assert labels == ["我", "ok"]                       # passed through: the CJK font draws it
     assert ax.images[0].get_clim() == (0.0, 1.0)
     # Small matrices get their values written in the cells.
     assert sorted(t.get_text() for t in ax.texts) == ["0.00", "0.25", "0.75", "1.00"]
@@ -46,7 +105,7 @@ def test_histogram_and_bar_plot_draw_what_they_are_given():
     matplotlib.pyplot.close(ax.figure)
     ax = plot.bar_plot(["x", "猫"], np.array([0.25, 0.75]))
     assert [p.get_height() for p in ax.patches] == [0.25, 0.75]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "U+732B"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "猫"]
     matplotlib.pyplot.close(ax.figure)
 
 
