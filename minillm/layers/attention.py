@@ -1,26 +1,32 @@
 """Scaled dot-product attention and multi-head attention (the article's §2.1, §3.2, §4.1).
 
-    Attention(Q, K, V) = softmax( Q K^T / sqrt(d_k) + mask ) V
-    MultiHead(X_q, X_kv) = Concat(head_1, ..., head_h) W_O
-        head_i = Attention(X_q W_Q[:, i], X_kv W_K[:, i], X_kv W_V[:, i])
+    A = Q K^T / sqrt(d_k)  (-inf where the mask forbids)      the logits
+    P = softmax(A)                                            the weights, row by row
+    Attention(Q, K, V) = P V
+    MultiHead(X_q, X_kv) = Concat(head_0, ..., head_{H-1}) W_O
+        head_h = Attention(X_q W_Q[:, h*d_k:(h+1)*d_k], X_kv W_K[:, h*d_k:(h+1)*d_k], X_kv W_V[:, h*d_k:(h+1)*d_k])
+    (head h owns a COLUMN BLOCK of d_k = C / H columns of each projection, not one column)
 
 Two corrections to the article, both shown in notebooks/06_self_attention.ipynb and 07_multihead_attention.ipynb:
-  * Q, K and V are three *different* projections of the input (X W_Q, X W_K,
-    X W_V), not Q = K = V; and A_ij = Q_i . K_j / sqrt(d_k) are only the logits,
-    the weights are their softmax along j.
-  * Multi-head attention splits the *feature* dimension d_model into h
-    subspaces of d_k = d_model / h.  Every head sees the whole sequence.
+  * Q, K and V are three *different* projections of the same input (X W_Q, X W_K,
+    X W_V); the article's "Q = K = V" is vague on this (charitably: all three come
+    from the same x).  And A_ij = Q_i . K_j / sqrt(d_k) are only the logits, the
+    weights are P = softmax(A) along j.
+  * Multi-head attention splits the *feature* dimension C into H subspaces of
+    d_k = C / H.  Every head sees the whole sequence.
 
 Self-attention is multihead_attention_forward(x, x, ...); cross-attention takes
 the queries from one sequence (the decoder) and keys/values from another (the
 encoder's memory).
 
 Masks are boolean, broadcastable to (B, H, Tq, Tk), True = "may attend".
-Masked scores are set to -inf; a row with nothing to attend to is guarded
+Masked logits are set to -inf; a row with nothing to attend to is guarded
 explicitly and yields an output of zeros and zero gradients, never NaN.
 
 Memory: the forward caches the attention probabilities, one (Tq, Tk) matrix per
-batch row and head, i.e. B * H * Tq * Tk numbers.  That is the simple,
+batch row and head, i.e. B * H * Tq * Tk numbers: at a fixed width C this grows
+linearly with H, while the projections' and the two products' FLOPs do not
+(counted in notebooks/07_multihead_attention.ipynb).  That is the simple,
 readable choice; the Numba kernel (minillm/kernels/attention.py) keeps only one
 log-sum-exp per row instead and recomputes the probabilities in backward.
 """
@@ -51,11 +57,11 @@ def causal_mask(Tq, Tk):
     return j <= i + (Tk - Tq)        # (Tq, Tk) bool
 
 
-# S = Q K^T / sqrt(D)                     (..., Tq, Tk)
-# S_ij = -inf where the mask forbids it (mask False, or j after i when causal)
-# P = softmax_j(S)                        (..., Tq, Tk)   a fully masked row -> P = 0
-# out = P V                               (..., Tq, Dv)
-#   q (..., Tq, D)   k (..., Tk, D)   v (..., Tk, Dv)   (usually ... = (B, H))
+# A = Q K^T / sqrt(d_k)                   (..., Tq, Tk)   the logits (`scores` in the code)
+# A_ij = -inf where the mask forbids it (mask False, or j after i when causal)
+# P = softmax_j(A)                        (..., Tq, Tk)   the weights (`probs`); a fully masked row -> P = 0
+# out = P V                               (..., Tq, d_v)
+#   q (..., Tq, d_k)   k (..., Tk, d_k)   v (..., Tk, d_v)   (usually ... = (B, H); d_k is `D` in the code)
 #   mask: bool, broadcastable to (..., Tq, Tk), True = may attend
 def attention_forward(q, k, v, *, mask=None, causal=False):
     check_float_array("q", q, min_ndim=2)
@@ -87,24 +93,24 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     # ... and divide by 1 instead of 0, which leaves them all zeros.
     denom = np.where(denom > 0, denom, 1.0)
     probs = e / denom                                         # (..., Tq, Tk)
-    out = probs @ v                                           # (..., Tq, Dv)
+    out = probs @ v                                           # (..., Tq, d_v)
     cache = (q, k, v, probs, scale)
     return out, cache
 
 
 # out = P V            ->  dV = P^T dout,   dP = dout V^T
-# P = softmax_j(S)     ->  dS_ij = P_ij (dP_ij - sum_l dP_il P_il)
-# S = Q K^T * scale    ->  dQ = dS K * scale,   dK = dS^T Q * scale
-# Masked entries have P_ij = 0, so they receive dS_ij = 0: no gradient leaks
+# P = softmax_j(A)     ->  dA_ij = P_ij (dP_ij - sum_l dP_il P_il)
+# A = Q K^T * scale    ->  dQ = dA K * scale,   dK = dA^T Q * scale      (scale = 1/sqrt(d_k))
+# Masked entries have P_ij = 0, so they receive dA_ij = 0: no gradient leaks
 # through the mask, and a fully masked row gives zero gradients.
 def attention_backward(dout, cache):
     q, k, v, probs, scale = cache
     # out = P V
-    dv = probs.swapaxes(-1, -2) @ dout                        # (..., Tk, Dv)
+    dv = probs.swapaxes(-1, -2) @ dout                        # (..., Tk, d_v)
     dprobs = dout @ v.swapaxes(-1, -2)                        # (..., Tq, Tk)
-    # P = softmax(S)
+    # P = softmax(A)
     dscores = probs * (dprobs - np.sum(dprobs * probs, axis=-1, keepdims=True))
-    # S = Q K^T * scale
+    # A = Q K^T * scale
     dq = (dscores @ k) * scale                                # (..., Tq, D)
     dk = (dscores.swapaxes(-1, -2) @ q) * scale               # (..., Tk, D)
     return dq, dk, dv

@@ -8,7 +8,7 @@ a token up is reading its row:
 The lookup equals one_hot(token_t) @ E, which is how its gradient is derived:
 every occurrence of token v sends its dout row back to row v of dE.
 
-Derived in notebooks/05_embedding_positional_encoding.ipynb.
+Derived in notebooks/05_embedding_positional_encoding.ipynb (sections 2-4; gradient check in section 8).
 """
 import numpy as np
 

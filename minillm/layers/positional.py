@@ -4,9 +4,12 @@ position embeddings (GPT-2) and rotary embeddings (RoPE, LLaMA).
     article:     p_t = sin(t / 10000^(1/2)) + cos(t / 10000^(1/2))   (one number per t)
     sinusoidal:  PE[t, 2i] = sin(t / base^(2i/d)),  PE[t, 2i+1] = cos(t / base^(2i/d))
     learned:     out = x + P[:T]                      P a trained (T_max, C) table
-    RoPE:        rotate each pair (x_2i, x_2i+1) of q and k by the angle t * theta_i
+    RoPE:        rotate each pair (x_2i, x_2i+1) of q and k by the angle t * theta_i,
+                 theta_i = base^(-2i/d_k)  (d_k the head size)
 
-Derived in notebooks/05_embedding_positional_encoding.ipynb.
+Derived in notebooks/05_embedding_positional_encoding.ipynb: the embedding, the sinusoidal
+and learned tables in its sections 2-4, the article's p_t and why it fails in section 6 (errata),
+RoPE (formula, a worked example, the check that q_t . k_s depends only on t - s) in section 7.
 """
 import numpy as np
 
@@ -25,8 +28,10 @@ def _check_dtype(dtype):
 #   PE[t, 2i]   = sin(t / base^(2i/d))
 #   PE[t, 2i+1] = cos(t / base^(2i/d))          t = 0..T-1,  i = 0..ceil(d/2)-1
 #   -> (T, d).  For odd d the last column is a sin without its cos partner.
-# Each pair of columns is a clock turning at its own speed, from 1 radian per step
-# (i = 0) down to 1/base radians per step, so every position gets a distinct code
+# Each pair of columns is a clock turning at its own speed: pair i turns by
+# base^(-2i/d) radians per step, from 1 radian (i = 0) down to base^(-2(ceil(d/2)-1)/d)
+# for the last pair -- base^(-(d-2)/d) for even d, e.g. 10000^(-62/64) ~ 1.3e-4 for
+# d = 64 (it approaches 1/base only as d grows).  Every position gets a distinct code
 # and PE[t + k] is a fixed rotation of PE[t] (relative positions are linear).
 # ---------------------------------------------------------------------------
 def sinusoidal_positional_encoding(T, d, *, base=10000.0, dtype=np.float64):
@@ -96,9 +101,10 @@ def learned_positional_backward(dout, cache):
 
 
 # ---------------------------------------------------------------------------
-# RoPE angles (RoFormer's interleaved pairs):
-#   theta_i = base^(-2i/D),   i = 0..D/2-1
-#   angle[t, i] = positions[t] * theta_i          positions (T,)  ->  cos, sin (T, D/2)
+# RoPE angles (RoFormer's interleaved pairs), for a head of size D = d_k:
+#   theta_i = base^(-2i/d_k),   i = 0..d_k/2-1   (pair i turns by theta_i radians per position:
+#                                                1 for i = 0 down to base^(-(d_k-2)/d_k))
+#   angle[t, i] = positions[t] * theta_i          positions (T,)  ->  cos, sin (T, d_k/2)
 # ---------------------------------------------------------------------------
 def rope_angles(positions, D, *, base=10000.0):
     two_i = np.arange(0, D, 2, dtype=np.float64)                # (D/2,)  = 2i
@@ -112,8 +118,8 @@ def rope_angles(positions, D, *, base=10000.0):
 #   for each pair (x_2i, x_2i+1) at position t, with c = cos(t theta_i), s = sin(t theta_i):
 #     out_2i   = x_2i c - x_2i+1 s
 #     out_2i+1 = x_2i s + x_2i+1 c
-#   x (B, H, T, D), D even (any leading dims (..., T, D)),  positions (T,) integer,
-#   default 0..T-1 (a KV cache passes its offset: positions = arange(T) + t0)  ->  out (B, H, T, D)
+#   x (B, H, T, d_k), d_k even (D in the code; any leading dims (..., T, d_k)),  positions (T,) integer,
+#   default 0..T-1 (a KV cache passes its offset: positions = arange(T) + t0)  ->  out (B, H, T, d_k)
 # A rotation keeps norms, and <R(t1) q, R(t2) k> depends only on t1 - t2.
 # ---------------------------------------------------------------------------
 def rope_forward(x, *, positions=None, base=10000.0):
