@@ -1,19 +1,19 @@
 """BERT: a bidirectional Transformer encoder, the model the article's §5 code loads.
 
     token ids, segment ids (B, T)
-    x = E_word[ids] + E_pos[t] + E_type[segment]          three embeddings, summed     (B, T, H)
+    x = E_word[ids] + E_pos[t] + E_type[segment]          three embeddings, summed     (B, T, C)
     x = Drop(LN(x))                                        embedding layer norm
     L x  [ x = LN1(x + Drop(MHA(x, x; padding mask)))      post-LN encoder blocks
            x = LN2(x + Drop(FFN(x))) ]                     (exact-erf GELU, eps = 1e-12)
-    last_hidden_state = x                                                               (B, T, H)
-    pooler_output     = tanh(x[:, 0] W_p + b_p)            the [CLS] vector, transformed (B, H)
+    last_hidden_state = x                                                               (B, T, C)
+    pooler_output     = tanh(x[:, 0] W_p + b_p)            the [CLS] vector, transformed (B, C)
 
 Heads on top (each with forward(...) -> (logits, loss, cache) and backward(cache, dloss=1.0) -> grads):
     BertForMaskedLM                 t = LN(GELU(x W_d + b_d)),  logits = t E_word^T + b     (B, T, V)
     BertForSequenceClassification   logits = Drop(pooler_output) W_c + b_c                  (B, K)
     BertForTokenClassification      logits = Drop(last_hidden_state) W_c + b_c               (B, T, K)
 
-Letters: B batch, T time, H hidden size, A attention heads, V vocabulary, K labels.
+Letters (docs/NOTATION.md): B batch, T time, C width (hidden_size), H attention heads, d_k = C / H, V vocabulary, n_c labels.
 
 The padding mask: attention_mask (B, T) holds 1 for a real token and 0 for [PAD]; it becomes
 the boolean key mask (B, 1, 1, T), so no position attends to padding.  Padded positions still
@@ -156,8 +156,8 @@ hf_name = bert_name
 class BertOutput:
     """What transformers' BertModel returns, as NumPy arrays."""
 
-    last_hidden_state: np.ndarray   # (B, T, H)
-    pooler_output: np.ndarray       # (B, H), or None without a pooling layer
+    last_hidden_state: np.ndarray   # (B, T, C)
+    pooler_output: np.ndarray       # (B, C), or None without a pooling layer
 
 
 def check_inputs(config, input_ids, attention_mask, token_type_ids):
@@ -195,7 +195,7 @@ def _drop_rng(config, training, rng):
 
 def encoder_forward(params, config, input_ids, attention_mask=None, token_type_ids=None, *, pooler=True,
                     training=False, rng=None, ops=NUMPY_OPS):
-    """-> last_hidden (B, T, H), pooled (B, H) or None, cache.  Reads only the backbone keys of params.
+    """-> last_hidden (B, T, C), pooled (B, C) or None, cache.  Reads only the backbone keys of params.
 
     ops: the operations the encoder blocks call (minillm/layers/block.py), the NumPy layers by default.
     """
@@ -204,7 +204,7 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     drop = _drop_rng(c, training, rng)
     B, T = input_ids.shape
     cache = {"T": T, "pos_shape": p["embeddings.position"].shape, "pooler": pooler, "layers": c.num_hidden_layers}
-    # x = E_word[ids] + E_pos[0..T-1] + E_type[segment]                         (B, T, H)
+    # x = E_word[ids] + E_pos[0..T-1] + E_type[segment]                         (B, T, C)
     x_word, cache["word"] = embedding_forward(input_ids, p["embeddings.word"])
     x_type, cache["type"] = embedding_forward(token_type_ids, p["embeddings.token_type"])
     x = x_word + p["embeddings.position"][:T] + x_type
@@ -223,7 +223,7 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     cache["out_shape"] = x.shape
     pooled = None
     if pooler:
-        # pooler_output = tanh(h_[CLS] W_p + b_p)                               (B, H)
+        # pooler_output = tanh(h_[CLS] W_p + b_p)                               (B, C)
         z, cache["pool_linear"] = linear_forward(x[:, 0], p["pooler.W"], p["pooler.b"])
         pooled, cache["pool_tanh"] = tanh_forward(z)
     return x, pooled, cache
@@ -445,7 +445,7 @@ class BertForMaskedLM(_Head):
             keep = labels != IGNORE_INDEX                                          # (B, T) bool
             cache["keep"] = keep
             x, labels = x[keep], labels[keep]                                      # (N, H), (N,)
-        # t = LN(GELU(x W_d + b_d))                                              (B, T, H)
+        # t = LN(GELU(x W_d + b_d))                                              (B, T, C)
         t, cache["dense"] = linear_forward(x, p["mlm.dense.W"], p["mlm.dense.b"])
         act_forward, _, options = LAYER_ACTIVATIONS[c.activation]
         t, cache["act"] = act_forward(t, **options)

@@ -11,7 +11,7 @@ import numpy as np
 from minillm.checks import check_float_array, check_int_array
 
 
-# e = sum_t m_t h_t / max(sum_t m_t, 1e-9)                   h (B, T, H), m (B, T) -> e (B, H)
+# e = sum_t m_t h_t / max(sum_t m_t, 1e-9)                   h (B, T, C), m (B, T) -> e (B, C)
 def mean_pool(last_hidden_state, attention_mask):
     """Average of the token vectors over the real tokens (attention_mask 1), padding left out."""
     check_float_array("last_hidden_state", last_hidden_state, ndim=3)
@@ -20,12 +20,12 @@ def mean_pool(last_hidden_state, attention_mask):
         raise ValueError(f"attention_mask must have shape (B, T) = {last_hidden_state.shape[:2]}, "
                          f"got {attention_mask.shape}")
     m = attention_mask.astype(last_hidden_state.dtype)[:, :, None]                 # (B, T, 1)
-    total = (last_hidden_state * m).sum(axis=1)                                    # (B, H)
+    total = (last_hidden_state * m).sum(axis=1)                                    # (B, C)
     count = np.maximum(m.sum(axis=1), 1e-9)                                        # (B, 1)
     return total / count
 
 
-# e / max(||e||_2, 1e-12)                                                         (B, H)
+# e / max(||e||_2, 1e-12)                                                         (B, C)
 def l2_normalize(e, eps=1e-12):
     check_float_array("e", e, min_ndim=1)
     norm = np.sqrt((e * e).sum(axis=-1, keepdims=True))
