@@ -43,3 +43,42 @@ def test_the_checks_are_not_vacuous():
     assert len(MODULE.findall(text)) > 20 and len(NOTEBOOK.findall(text)) > 15 and len(TEST.findall(text)) > 50
     syllabus = _text(ROOT / "docs" / "SYLLABUS.md")
     assert {f"{n:02d}" for n in range(18)} <= {m[:2] for m in NOTEBOOK.findall(syllabus)}
+
+
+def test_every_notebook_header_gives_the_one_reading_order():
+    # the order of docs/SYLLABUS.md is the numbering: each header names its own number, the one before and after
+    import json
+    import re
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    numbers = [int(p.name[:2]) for p in notebooks]
+    assert numbers == list(range(len(notebooks)))
+    for p, n in zip(notebooks, numbers):
+        header = "".join(json.loads(p.read_text(encoding="utf-8"))["cells"][0]["source"])
+        line = next((l for l in header.split("\n") if l.startswith("Reading order")), None)
+        assert line is not None, f"{p.name}: the first cell has no 'Reading order' line"
+        named = [int(x) for x in re.findall(r"(?<![\d.])(\d\d) ", line)]
+        expected = [m for m in (n - 1, n, n + 1) if 0 <= m < len(notebooks)]
+        assert named == expected, f"{p.name}: its reading order names {named}, the numbering gives {expected}"
+
+
+def test_the_syllabus_counts_are_the_notebooks_counts():
+    # the study-time table is computed from the notebooks (docs/SYLLABUS.md gives the rule); it must not go stale
+    import re
+
+    nbformat = pytest.importorskip("nbformat")
+    table = {m.group(1): [int(x.replace(",", "")) for x in m.groups()[1:]]
+             for m in re.finditer(r"^\| (\d\d_\w+) \| (\d+) \| ([\d,]+) \| (\d+) \| (\d+) \|",
+                                  (ROOT / "docs" / "SYLLABUS.md").read_text(encoding="utf-8"), re.M)}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), 4)
+        words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+        code = sum(1 for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+                   if line.strip() and not line.strip().startswith("#"))
+        exercises = 0
+        for c in nb.cells:
+            heading = c.cell_type == "markdown" and re.search(r"^#+ Exercises", c.source, re.M)
+            if heading:
+                exercises += len(re.findall(r"^\s*(?:\d+\.|[-*])\s", c.source[heading.end():], re.M))
+        assert table.get(path.stem) == [len(nb.cells), words, code, exercises], \
+            f"docs/SYLLABUS.md's row for {path.stem} is stale: recompute it with the script on that page"

@@ -347,7 +347,7 @@ def test_mha_kv_cache_tail_equals_full_sequence(rng):
 
 def test_mha_bad_input(rng):
     arrays = mha_arrays(rng, Tq=2, Tk=3, C=6, C_kv=4)
-    with pytest.raises(ValueError, match=r"n_heads must divide d_model = 6.*got n_heads = 4"):
+    with pytest.raises(ValueError, match=r"n_heads must divide the width C = 6.*got n_heads = 4"):
         multihead_attention_forward(*arrays, n_heads=4)
     with pytest.raises(ValueError, match=r"n_heads must be >= 1, got 0"):
         multihead_attention_forward(*arrays, n_heads=0)

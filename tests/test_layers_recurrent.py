@@ -378,9 +378,9 @@ def test_bad_input_is_named(rng):
     B, T, D, H = 2, 3, 4, 5
     x, h0 = rng.standard_normal((B, T, D)), np.zeros((B, H))
     Wx, Wh, b = _weights(rng, D, H, 4)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, T, D\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, d_in\), got \(2, 4\)"):
         lstm_forward(x[:, 0], h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, D\), got \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, d_in\), got \(2, 3, 4\)"):
         lstm_step_forward(x, h0, h0, Wx, Wh, b)
     with pytest.raises(ValueError, match=r"x must have at least one time step"):
         lstm_forward(x[:, :0], h0, Wx, Wh, b)
@@ -388,26 +388,26 @@ def test_bad_input_is_named(rng):
         rnn_forward(np.zeros((B, T, D), dtype=np.int64), h0, Wx[:, :H], Wh[:, :H], b[:H])
     with pytest.raises(TypeError, match="x must be a numpy.ndarray, got a list"):
         rnn_forward(x.tolist(), h0, Wx[:, :H], Wh[:, :H], b[:H])
-    # an LSTM's weights handed to a GRU: Wh is (H, 4H), the GRU wants (H, 3H)
-    with pytest.raises(ValueError, match=r"Wh must have shape \(H, 3H\) with 3H = 3 \* H, got \(5, 20\)"):
+    # an LSTM's weights handed to a GRU: Wh is (d_h, 4 d_h), the GRU wants (d_h, 3 d_h)
+    with pytest.raises(ValueError, match=r"Wh must have shape \(d_h, 3 d_h\), got \(5, 20\)"):
         gru_forward(x, h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"Wh must have shape \(H, H\), got \(5, 6\)"):
+    with pytest.raises(ValueError, match=r"Wh must have shape \(d_h, d_h\), got \(5, 6\)"):
         rnn_forward(x, h0, Wx[:, :H], np.zeros((H, 6)), b[:H])
-    with pytest.raises(ValueError, match=r"Wx must have shape \(D, 4H\) \(4, 20\), got \(3, 20\)"):
+    with pytest.raises(ValueError, match=r"Wx must have shape \(d_in, 4 d_h\) \(4, 20\), got \(3, 20\)"):
         lstm_forward(x, h0, Wx[:3], Wh, b)
-    with pytest.raises(ValueError, match=r"h0 must have shape \(B, H\) \(2, 5\), got \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"h0 must have shape \(B, d_h\) \(2, 5\), got \(3, 5\)"):
         lstm_forward(x, np.zeros((3, H)), Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"h_prev must have shape \(B, H\) \(2, 5\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"h_prev must have shape \(B, d_h\) \(2, 5\), got \(2, 4\)"):
         rnn_step_forward(x[:, 0], np.zeros((B, 4)), Wx[:, :H], Wh[:, :H], b[:H])
-    with pytest.raises(ValueError, match=r"b must have shape \(4H,\) \(20,\), got \(5,\)"):
+    with pytest.raises(ValueError, match=r"b must have shape \(4 d_h,\) \(20,\), got \(5,\)"):
         lstm_forward(x, h0, Wx, Wh, b[:H])
-    with pytest.raises(ValueError, match=r"c_prev must have shape \(B, H\) \(2, 5\), got \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"c_prev must have shape \(B, d_h\) \(2, 5\), got \(2, 1\)"):
         lstm_step_forward(x[:, 0], h0, np.zeros((B, 1)), Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"c0 must have shape \(B, H\) \(2, 5\), got \(5,\)"):
+    with pytest.raises(ValueError, match=r"c0 must have shape \(B, d_h\) \(2, 5\), got \(5,\)"):
         lstm_forward(x, h0, Wx, Wh, b, c0=np.zeros(H))
     hs, cache = lstm_forward(x, h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"dhs must have shape \(B, T, H\) \(2, 3, 5\), got \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"dhs must have shape \(B, T, d_h\) \(2, 3, 5\), got \(2, 5\)"):
         lstm_backward(hs[:, -1], cache)
     _, cache = lstm_step_forward(x[:, 0], h0, h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"dc must have shape \(B, H\) \(2, 5\), got \(2, 3, 5\)"):
+    with pytest.raises(ValueError, match=r"dc must have shape \(B, d_h\) \(2, 5\), got \(2, 3, 5\)"):
         lstm_step_backward(h0, hs, cache)

@@ -71,7 +71,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     *lead, Tq, D = q.shape
     Tk = k.shape[-2]
     check_shape("k", k, (*lead, None, D), what="(..., Tk, D) with q's leading axes and D")
-    check_shape("v", v, (*lead, Tk, None), what="(..., Tk, Dv) with k's leading axes and Tk")
+    check_shape("v", v, (*lead, Tk, None), what="(..., T_k, d_v) with k's leading axes and T_k")
     if mask is not None:
         check_bool_mask("mask", mask, (*lead, Tq, Tk))
 
@@ -159,7 +159,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
             check_shape(name, b, (C,), what="(C,)")
     check_int("n_heads", n_heads, low=1)
     if C % n_heads != 0:
-        raise ValueError(f"n_heads must divide d_model = {C} (d_k = d_model / n_heads), got n_heads = {n_heads}")
+        raise ValueError(f"n_heads must divide the width C = {C} (d_k = C / n_heads), got n_heads = {n_heads}")
     check_flag("rope", rope)
     if positions is not None and not rope:
         raise ValueError("positions is only used with rope=True, got positions with rope=False")

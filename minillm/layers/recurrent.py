@@ -76,27 +76,26 @@ def _tanh(a):
 #   sequence: x (B, T, d_in),  h0 (B, d_h)
 #   Wx (d_in, k d_h), Wh (d_h, k d_h), b (k d_h,) or None
 # ---------------------------------------------------------------------------
-_GATE_LABEL = {1: "H", 3: "3H", 4: "4H"}
+_GATE_LABEL = {1: "d_h", 3: "3 d_h", 4: "4 d_h"}
 
 
 def _check_cell_args(x, h, Wx, Wh, b, *, k, sequence, h_name):
     label = _GATE_LABEL[k]
     check_float_array("x", x)
-    want_x = "(B, T, D)" if sequence else "(B, D)"
+    want_x = "(B, T, d_in)" if sequence else "(B, d_in)"
     if x.ndim != (3 if sequence else 2):
         raise ValueError(f"x must have shape {want_x}, got {x.shape}")
     if sequence and x.shape[1] < 1:
         raise ValueError(f"x must have at least one time step (T >= 1), got shape {x.shape}")
     check_float_array("Wh", Wh)
     if Wh.ndim != 2 or Wh.shape[1] != k * Wh.shape[0]:
-        spelled = "" if k == 1 else f" with {label} = {k} * H"
-        raise ValueError(f"Wh must have shape (H, {label}){spelled}, got {Wh.shape}")
+        raise ValueError(f"Wh must have shape (d_h, {label}), got {Wh.shape}")
     H = Wh.shape[0]
     B, D = x.shape[0], x.shape[-1]
     check_float_array(h_name, h)
-    check_shape(h_name, h, (B, H), what="(B, H)")
+    check_shape(h_name, h, (B, H), what="(B, d_h)")
     check_float_array("Wx", Wx)
-    check_shape("Wx", Wx, (D, k * H), what=f"(D, {label})")
+    check_shape("Wx", Wx, (D, k * H), what=f"(d_in, {label})")
     if b is not None:
         check_float_array("b", b)
         check_shape("b", b, (k * H,), what=f"({label},)")
@@ -148,7 +147,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
 
 def rnn_step_backward(dh, cache):
     lin_cache, h_prev, Wh, h = cache
-    _check_dout("dh", dh, h.shape, "(B, H)")
+    _check_dout("dh", dh, h.shape, "(B, d_h)")
     da, dh_prev = _rnn_cell_backward(dh, h, Wh)
     dWh = h_prev.T @ da
     dx, dWx, db = linear_backward(da, lin_cache)
@@ -172,7 +171,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
 def rnn_backward(dhs, cache):
     lin_cache, h0, Wh, hs = cache
-    _check_dout("dhs", dhs, hs.shape, "(B, T, H)")
+    _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     T = hs.shape[1]
     da = np.empty_like(hs)                                          # (B, T, d_h)
     dh_next = np.zeros_like(h0)                                     # gradient reaching h_t from step t+1
@@ -230,7 +229,7 @@ def _lstm_cell_backward(dh, dc, c_prev, gates, Wh):
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     H = _check_cell_args(x, h_prev, Wx, Wh, b, k=4, sequence=False, h_name="h_prev")
     check_float_array("c_prev", c_prev)
-    check_shape("c_prev", c_prev, (x.shape[0], H), what="(B, H)")
+    check_shape("c_prev", c_prev, (x.shape[0], H), what="(B, d_h)")
     ax, lin_cache = linear_forward(x, Wx, b)                        # (B, 4 d_h)
     h, c, gates = _lstm_cell(ax, h_prev, c_prev, Wh)
     cache = (lin_cache, h_prev, c_prev, Wh, gates)
@@ -240,10 +239,10 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
 # dc may be None: the cell state is not used after this step (only h is), dc = 0.
 def lstm_step_backward(dh, dc, cache):
     lin_cache, h_prev, c_prev, Wh, gates = cache
-    _check_dout("dh", dh, c_prev.shape, "(B, H)")
+    _check_dout("dh", dh, c_prev.shape, "(B, d_h)")
     if dc is None:
         dc = np.zeros_like(dh)
-    _check_dout("dc", dc, c_prev.shape, "(B, H)")
+    _check_dout("dc", dc, c_prev.shape, "(B, d_h)")
     da, dh_prev, dc_prev = _lstm_cell_backward(dh, dc, c_prev, gates, Wh)
     dWh = h_prev.T @ da
     dx, dWx, db = linear_backward(da, lin_cache)
@@ -258,7 +257,7 @@ def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
     if c0 is None:
         c0 = np.zeros_like(h0)
     check_float_array("c0", c0)
-    check_shape("c0", c0, (B, H), what="(B, H)")
+    check_shape("c0", c0, (B, H), what="(B, d_h)")
     ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 4 d_h), all steps at once
     dtype = np.result_type(ax, h0, Wh)
     hs = np.empty((B, T, H), dtype=dtype)
@@ -275,7 +274,7 @@ def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
 
 def lstm_backward(dhs, cache):
     lin_cache, h0, c0, Wh, hs, cs, gates = cache
-    _check_dout("dhs", dhs, hs.shape, "(B, T, H)")
+    _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     B, T, H = hs.shape
     da = np.empty((B, T, 4 * H), dtype=hs.dtype)
     dh_next = np.zeros_like(h0)
@@ -347,7 +346,7 @@ def gru_step_forward(x, h_prev, Wx, Wh, b):
 
 def gru_step_backward(dh, cache):
     lin_cache, h_prev, Wh, parts = cache
-    _check_dout("dh", dh, h_prev.shape, "(B, H)")
+    _check_dout("dh", dh, h_prev.shape, "(B, d_h)")
     dax, dah, dh_prev = _gru_cell_backward(dh, h_prev, parts, Wh)
     dWh = h_prev.T @ dah
     dx, dWx, db = linear_backward(dax, lin_cache)
@@ -371,7 +370,7 @@ def gru_forward(x, h0, Wx, Wh, b):
 
 def gru_backward(dhs, cache):
     lin_cache, h0, Wh, hs, parts = cache
-    _check_dout("dhs", dhs, hs.shape, "(B, T, H)")
+    _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     B, T, H = hs.shape
     dax = np.empty((B, T, 3 * H), dtype=hs.dtype)
     dah = np.empty((B, T, 3 * H), dtype=hs.dtype)

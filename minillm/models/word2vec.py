@@ -15,10 +15,6 @@ At the optimum (vectors free to fit every cell; Levy & Goldberg 2014)
 u_o · v_c = log[P(c, o) / (P(c) P_n(o))] - log n_neg: a shifted PMI only for
 unigram noise (power 1); with power 3/4 the smoothed P_n stays in it.
 
-Notation: docs/NOTATION.md names the centre (W_in) vector u_w and the context
-(W_out) vector v_w; this module's argument names (v = centre, u_pos/u_neg =
-context) predate that table and are the other way round.
-
 Choices (each one pinned by tests/test_word2vec.py)
 ---------------------------------------------------
 Loss         : the MEAN over the B pairs of a batch, the SUM over the n_neg negatives
