@@ -91,13 +91,18 @@ BERT_NAME_MAP = {
 
 def bert_name(name):
     """minillm parameter name -> (Hugging Face name, transposed); "layer.3.attn.Wq" -> (".. layer.3 ..", True)."""
+    return _hf_entry(name, BERT_NAME_MAP, "layer", "BERT")
+
+
+# A name of a layer's parameter, "<layer>.<i>.<rest>", is looked up as "<layer>.{i}.<rest>" and filled in.
+def _hf_entry(name, table, layer, model):
     parts = name.split(".")
-    if parts[0] == "layer" and len(parts) > 2 and parts[1].isdigit():
-        hf, transposed = BERT_NAME_MAP["layer.{i}." + ".".join(parts[2:])]
-        return hf.format(i=parts[1]), transposed
-    if name not in BERT_NAME_MAP:
-        raise ValueError(f"name must be a minillm BERT parameter name, got {name!r}")
-    return BERT_NAME_MAP[name]
+    if parts[0] == layer and len(parts) > 2 and parts[1].isdigit():
+        hf, extra = table[f"{layer}.{{i}}." + ".".join(parts[2:])]
+        return hf.format(i=parts[1]), extra
+    if name not in table:
+        raise ValueError(f"name must be a minillm {model} parameter name, got {name!r}")
+    return table[name]
 
 
 # minillm GPT name -> (GPT-2 name, part).  part "all": the tensor as stored, (in, out);
@@ -140,13 +145,7 @@ BERT_HEAD = re.compile(r"^(cls|classifier|qa_outputs)\.")
 
 def gpt2_name(name):
     """minillm GPT name -> (GPT-2 name, part); "h.3.attn.Wk" -> ("h.3.attn.c_attn.weight", "k")."""
-    parts = name.split(".")
-    if parts[0] == "h" and len(parts) > 2 and parts[1].isdigit():
-        hf, part = GPT2_NAME_MAP["h.{i}." + ".".join(parts[2:])]
-        return hf.format(i=parts[1]), part
-    if name not in GPT2_NAME_MAP:
-        raise ValueError(f"name must be a minillm GPT parameter name, got {name!r}")
-    return GPT2_NAME_MAP[name]
+    return _hf_entry(name, GPT2_NAME_MAP, "h", "GPT")
 
 
 # --------------------------------------------------------------------------- reading a folder
