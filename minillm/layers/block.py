@@ -68,6 +68,7 @@ from minillm.layers.attention import (
     split_heads,
 )
 from minillm.layers.dropout import dropout_backward, dropout_forward
+from minillm.layers.embedding import embedding_backward, embedding_forward
 from minillm.layers.feedforward import (
     ACTIVATIONS,
     feedforward_backward,
@@ -77,11 +78,15 @@ from minillm.layers.feedforward import (
 )
 from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
-from minillm.layers.positional import rope_backward, rope_forward
+from minillm.layers.positional import rope_backward, rope_forward, sinusoidal_positional_encoding
+from minillm.layers.softmax import cross_entropy_backward, cross_entropy_forward
 
-# The operations the blocks call, by name: the NumPy layers (the default `ops` of every block).
+# The operations the blocks and the models call, by name: the NumPy layers (the default `ops` of
+# every block; minillm.models.backend swaps the Numba kernels in for the numba backend).
 NUMPY_OPS = SimpleNamespace(
     linear_forward=linear_forward, linear_backward=linear_backward,
+    embedding_forward=embedding_forward, embedding_backward=embedding_backward,
+    sinusoidal_positional_encoding=sinusoidal_positional_encoding,
     layernorm_forward=layernorm_forward, layernorm_backward=layernorm_backward,
     rmsnorm_forward=rmsnorm_forward, rmsnorm_backward=rmsnorm_backward,
     rope_forward=rope_forward, rope_backward=rope_backward,
@@ -89,6 +94,7 @@ NUMPY_OPS = SimpleNamespace(
     attention_forward=attention_forward, attention_backward=attention_backward,
     feedforward_forward=feedforward_forward, feedforward_backward=feedforward_backward,
     swiglu_feedforward_forward=swiglu_feedforward_forward, swiglu_feedforward_backward=swiglu_feedforward_backward,
+    cross_entropy_forward=cross_entropy_forward, cross_entropy_backward=cross_entropy_backward,
 )
 
 NORM_TYPES = ("layernorm", "rmsnorm")

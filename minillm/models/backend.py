@@ -13,33 +13,18 @@ NumPy twin, so switching the backend changes speed, not results.
 """
 from types import SimpleNamespace
 
-from minillm import layers
+from minillm.layers import NUMPY_OPS
 
-# every op a model may call, by name
-OP_NAMES = [
-    "linear_forward", "linear_backward",
-    "embedding_forward", "embedding_backward",
-    "sinusoidal_positional_encoding",
-    "rope_forward", "rope_backward",
-    "layernorm_forward", "layernorm_backward",
-    "rmsnorm_forward", "rmsnorm_backward",
-    "dropout_forward", "dropout_backward",
-    "attention_forward", "attention_backward",
-    "feedforward_forward", "feedforward_backward",
-    "swiglu_feedforward_forward", "swiglu_feedforward_backward",
-    "cross_entropy_forward", "cross_entropy_backward",
-]
+# every op a model may call, by name (the names of layers.NUMPY_OPS)
+OP_NAMES = list(vars(NUMPY_OPS))
 
 
 def ops_for_backend(backend):
+    """A fresh namespace of the backend's ops (a copy: a caller may swap an op without touching another model)."""
     if backend == "numpy":
-        return SimpleNamespace(**{name: getattr(layers, name) for name in OP_NAMES})
+        return SimpleNamespace(**vars(NUMPY_OPS))
     if backend == "numba":
         from minillm import kernels
 
-        ops = {name: getattr(layers, name) for name in OP_NAMES}
-        for name in OP_NAMES:
-            if hasattr(kernels, name):
-                ops[name] = getattr(kernels, name)
-        return SimpleNamespace(**ops)
+        return SimpleNamespace(**{name: getattr(kernels, name, op) for name, op in vars(NUMPY_OPS).items()})
     raise ValueError(f"backend must be 'numpy' or 'numba', got {backend!r}")
