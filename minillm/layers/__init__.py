@@ -15,8 +15,8 @@ from minillm.layers.attention import (
 )
 from minillm.layers.block import (
     NUMPY_OPS, block_params, cross_attention_probs, cross_decoder_block_backward, cross_decoder_block_forward,
-    decoder_block_backward, decoder_block_forward, encoder_block_backward, encoder_block_forward, residual_backward,
-    residual_forward, self_attention_probs,
+    decoder_block_backward, decoder_block_forward, encoder_block_backward, encoder_block_forward, named_norm_backward,
+    named_norm_forward, residual_backward, residual_forward, self_attention_probs,
 )
 from minillm.layers.dropout import dropout_backward, dropout_forward
 from minillm.layers.embedding import embedding_backward, embedding_forward

@@ -186,7 +186,9 @@ def _check_block(x, params, *, n_heads, C_mem=None, cross=False, norm_type="laye
 
 # LayerNorm(x) = (x - mean) / sqrt(var + eps) * gamma + beta      (beta = 0 when the key is absent)
 # RMSNorm(x)   = x / sqrt(mean(x^2) + eps) * gamma                (B, T, C)
-def _norm(x, params, prefix, norm_type, eps, ops):
+# The norm named `prefix` of a params dict ("ln1" reads ln1.gamma, ln1.beta); the backward writes
+# grads[prefix + ".gamma"] (and ".beta" when there is one).  GPT's final norm ln_f uses them too.
+def named_norm_forward(x, params, prefix, norm_type, eps, ops=NUMPY_OPS):
     gamma = params[f"{prefix}.gamma"]
     if norm_type == "rmsnorm":
         out, cache = ops.rmsnorm_forward(x, gamma, eps=eps)
@@ -196,7 +198,7 @@ def _norm(x, params, prefix, norm_type, eps, ops):
     return out, (prefix, norm_type, beta is not None, cache)
 
 
-def _norm_back(dout, cache, grads, ops):
+def named_norm_backward(dout, cache, grads, ops=NUMPY_OPS):
     prefix, norm_type, has_beta, norm_cache = cache
     if norm_type == "rmsnorm":
         dx, grads[f"{prefix}.gamma"] = ops.rmsnorm_backward(dout, norm_cache)
@@ -326,13 +328,13 @@ def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, norm_ty
         raise ValueError(f"n_heads must leave an even d_k = C / n_heads for rope=True (RoPE rotates pairs), "
                          f"got d_k = {x.shape[-1] // n_heads} from C = {x.shape[-1]}, n_heads = {n_heads}")
     # h = x + Drop(MHA(Norm1(x)))
-    a, cache_ln1 = _norm(x, params, "ln1", norm_type, eps, ops)
+    a, cache_ln1 = named_norm_forward(x, params, "ln1", norm_type, eps, ops)
     m, cache_attn = _attention(a, a, params, "attn", ops, n_heads=n_heads, causal=causal, mask=mask, rope=rope,
                                rope_base=rope_base, positions=positions, kv_cache=kv_cache)
     m, cache_drop1 = _dropout(m, dropout, rng, training, ops)
     h = x + m
     # out = h + Drop(FFN(Norm2(h)))
-    b, cache_ln2 = _norm(h, params, "ln2", norm_type, eps, ops)
+    b, cache_ln2 = named_norm_forward(h, params, "ln2", norm_type, eps, ops)
     f, cache_mlp = _mlp(b, params, activation, ops)
     f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
     out = h + f
@@ -351,14 +353,14 @@ def decoder_block_backward(dout, cache):
     df = _dropout_back(dout, cache_drop2, ops)
     db = _mlp_back(df, cache_mlp, grads, ops)
     # residual fan-out: h reached out through the skip path and through Norm2
-    dh = dout + _norm_back(db, cache_ln2, grads, ops)
+    dh = dout + named_norm_backward(db, cache_ln2, grads, ops)
     # h = x + Drop(MHA(Norm1(x)))
     dm = _dropout_back(dh, cache_drop1, ops)
     da_q, da_k, da_v = _attention_back(dm, cache_attn, grads, ops)
     # self-attention: a fed the queries, the keys and the values
     da = da_q + da_k + da_v
     # residual fan-out: x reached h through the skip path and through Norm1
-    dx = dh + _norm_back(da, cache_ln1, grads, ops)
+    dx = dh + named_norm_backward(da, cache_ln1, grads, ops)
     return dx, grads
 
 
@@ -383,11 +385,11 @@ def encoder_block_forward(x, params, *, n_heads, mask=None, norm="post", eps=1e-
     # h = LN1(x + Drop(MHA(x, x)))
     m, cache_attn = _attention(x, x, params, "attn", ops, n_heads=n_heads, mask=mask)
     m, cache_drop1 = _dropout(m, dropout, rng, training, ops)
-    h, cache_ln1 = _norm(x + m, params, "ln1", "layernorm", eps, ops)
+    h, cache_ln1 = named_norm_forward(x + m, params, "ln1", "layernorm", eps, ops)
     # out = LN2(h + Drop(FFN(h)))
     f, cache_mlp = _mlp(h, params, activation, ops)
     f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
-    out, cache_ln2 = _norm(h + f, params, "ln2", "layernorm", eps, ops)
+    out, cache_ln2 = named_norm_forward(h + f, params, "ln2", "layernorm", eps, ops)
     return out, ("post", (ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2))
 
 
@@ -398,12 +400,12 @@ def encoder_block_backward(dout, cache):
     ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2 = cache
     grads = {}
     # out = LN2(s2),  s2 = h + Drop(FFN(h))
-    ds2 = _norm_back(dout, cache_ln2, grads, ops)
+    ds2 = named_norm_backward(dout, cache_ln2, grads, ops)
     df = _dropout_back(ds2, cache_drop2, ops)
     # residual fan-out: h reached s2 through the skip path and through the FFN
     dh = ds2 + _mlp_back(df, cache_mlp, grads, ops)
     # h = LN1(s1),  s1 = x + Drop(MHA(x, x))
-    ds1 = _norm_back(dh, cache_ln1, grads, ops)
+    ds1 = named_norm_backward(dh, cache_ln1, grads, ops)
     dm = _dropout_back(ds1, cache_drop1, ops)
     dx_q, dx_k, dx_v = _attention_back(dm, cache_attn, grads, ops)
     # residual fan-out: x reached s1 through the skip path, the queries, the keys and the values
@@ -447,7 +449,7 @@ def cross_decoder_block_forward(x, memory, params, *, n_heads, self_mask=None, m
         return _dropout(y, dropout, rng, training, ops)
 
     def layernorm(y, prefix):
-        return _norm(y, params, prefix, "layernorm", eps, ops)
+        return named_norm_forward(y, params, prefix, "layernorm", eps, ops)
 
     if norm == "pre":
         # h1 = x + Drop(MHA_self(LN1(x)))
@@ -491,28 +493,28 @@ def cross_decoder_block_backward(dout, cache):
         # out = h2 + Drop(FFN(LN2(h2)))
         db = _mlp_back(_dropout_back(dout, cache_drop3, ops), cache_mlp, grads, ops)
         # residual fan-out: h2 went to the skip path and into LN2
-        dh2 = dout + _norm_back(db, cache_ln2, grads, ops)
+        dh2 = dout + named_norm_backward(db, cache_ln2, grads, ops)
         # h2 = h1 + Drop(MHA_cross(LN_cross(h1), memory))
         dc, dmemory_k, dmemory_v = _attention_back(_dropout_back(dh2, cache_drop2, ops), cache_cross, grads, ops)
         # residual fan-out: h1 went to the skip path and into LN_cross
-        dh1 = dh2 + _norm_back(dc, cache_ln_cross, grads, ops)
+        dh1 = dh2 + named_norm_backward(dc, cache_ln_cross, grads, ops)
         # h1 = x + Drop(MHA_self(LN1(x)))
         da_q, da_k, da_v = _attention_back(_dropout_back(dh1, cache_drop1, ops), cache_self, grads, ops)
         # residual fan-out: x went to the skip path and into LN1 (whose output fed q, k and v)
-        dx = dh1 + _norm_back(da_q + da_k + da_v, cache_ln1, grads, ops)
+        dx = dh1 + named_norm_backward(da_q + da_k + da_v, cache_ln1, grads, ops)
     else:
         # out = LN2(s3),  s3 = h2 + Drop(FFN(h2))
-        ds3 = _norm_back(dout, cache_ln2, grads, ops)
+        ds3 = named_norm_backward(dout, cache_ln2, grads, ops)
         # residual fan-out: h2 went to the skip path and into the FFN
         dh2 = ds3 + _mlp_back(_dropout_back(ds3, cache_drop3, ops), cache_mlp, grads, ops)
         # h2 = LN_cross(s2),  s2 = h1 + Drop(MHA_cross(h1, memory))
-        ds2 = _norm_back(dh2, cache_ln_cross, grads, ops)
+        ds2 = named_norm_backward(dh2, cache_ln_cross, grads, ops)
         dh1_from_cross, dmemory_k, dmemory_v = _attention_back(_dropout_back(ds2, cache_drop2, ops), cache_cross,
                                                                grads, ops)
         # residual fan-out: h1 went to the skip path and into the queries of the cross-attention
         dh1 = ds2 + dh1_from_cross
         # h1 = LN1(s1),  s1 = x + Drop(MHA_self(x))
-        ds1 = _norm_back(dh1, cache_ln1, grads, ops)
+        ds1 = named_norm_backward(dh1, cache_ln1, grads, ops)
         dx_q, dx_k, dx_v = _attention_back(_dropout_back(ds1, cache_drop1, ops), cache_self, grads, ops)
         # residual fan-out: x went to the skip path, the queries, the keys and the values
         dx = ds1 + dx_q + dx_k + dx_v

@@ -29,7 +29,10 @@ from minillm.checks import (
     check_choice, check_int, check_int_array, check_known_fields, check_number, check_params,
 )
 from minillm.io.huggingface import gpt2_config_from_hf, gpt2_config_to_hf, read_config, read_gpt2_params, write_gpt2
-from minillm.layers import block_params, cross_entropy_forward, decoder_block_backward, decoder_block_forward
+from minillm.layers import (
+    block_params, cross_entropy_forward, decoder_block_backward, decoder_block_forward, named_norm_backward,
+    named_norm_forward,
+)
 from minillm.models.backend import ops_for_backend
 from minillm.models.init import init_params as draw_params
 
@@ -190,7 +193,7 @@ class GPT:
                 kv_cache=None if kv_cache is None else kv_cache[i], ops=ops)
 
         # final norm, then logits = x E^T  (the head is the embedding, transposed)   (B, T, V)
-        x, caches["ln_f"] = self._norm_forward(x, "ln_f")
+        x, caches["ln_f"] = named_norm_forward(x, p, "ln_f", c.norm, c.norm_eps, ops)
         logits, caches["head"] = ops.linear_forward(x, p["wte"].T)
 
         loss = None
@@ -203,15 +206,6 @@ class GPT:
             loss = float(loss)
         cache = None if kv_cache is not None else caches
         return logits, loss, cache
-
-    def _norm_forward(self, x, prefix):
-        p, c = self.params, self.config
-        if c.norm == "rmsnorm":
-            return self.ops.rmsnorm_forward(x, p[prefix + ".gamma"], eps=c.norm_eps)
-        beta = p.get(prefix + ".beta")
-        if beta is None:  # bias=False: LayerNorm without its shift
-            beta = np.zeros_like(p[prefix + ".gamma"])
-        return self.ops.layernorm_forward(x, p[prefix + ".gamma"], beta, eps=c.norm_eps)
 
     # ----------------------------------------------------------------- backward
     def backward(self, cache, dloss=1.0):
@@ -229,7 +223,7 @@ class GPT:
         # logits = x E^T
         dx, dWhead, _ = ops.linear_backward(dlogits, cache["head"])
         # x = Norm_f(x)
-        dx = self._norm_backward(dx, cache["ln_f"], "ln_f", g)
+        dx = named_norm_backward(dx, cache["ln_f"], g, ops)
 
         for i in reversed(range(c.n_layer)):
             # x = Block_i(x)
@@ -248,15 +242,6 @@ class GPT:
         # weight tying: E is used twice (lookup and output head), so its gradients add
         g["wte"] = dE_embedding + dWhead.T
         return g
-
-    def _norm_backward(self, dout, cache, prefix, g):
-        if self.config.norm == "rmsnorm":
-            dx, g[prefix + ".gamma"] = self.ops.rmsnorm_backward(dout, cache)
-            return dx
-        dx, g[prefix + ".gamma"], dbeta = self.ops.layernorm_backward(dout, cache)
-        if prefix + ".beta" in self.params:
-            g[prefix + ".beta"] = dbeta
-        return dx
 
     # ------------------------------------------------------- evaluation surface
     def new_kv_cache(self, batch_size=1):
