@@ -232,17 +232,16 @@ class Trainer:
                  progress=True, log=None):
         cfg = TrainConfig() if cfg is None else cfg
         self.model, self.cfg = model, cfg
-        self.train_tokens = self.val_tokens = None
         if not isinstance(source, BatchSource):          # token arrays: a language model's windows
             source = TokenWindows(source, val_tokens, cfg.batch_size, model.config.block_size)
-            self.train_tokens, self.val_tokens = source.tokens["train"], source.tokens["val"]
         elif val_tokens is not None:
             raise ValueError("val_tokens goes with token arrays; a batch source brings its own validation data")
         self.source = source
         self.out_dir, self.tokenizer, self.progress, self.log = out_dir, tokenizer, progress, log
         keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; allocator.py)
         # backend "numba" (the model's config says so): the AdamW update and the clipping norm run as kernels too
-        self.fused = getattr(getattr(model, "config", None), "backend", None) == "numba"
+        self.backend = getattr(getattr(model, "config", None), "backend", None)
+        self.fused = self.backend == "numba"
         self.opt = AdamW(model.params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                          weight_decay=cfg.weight_decay, fused=self.fused)
         if rng is None:
@@ -253,11 +252,24 @@ class Trainer:
         else:
             self.batch_rng = self.eval_rng = self.dropout_rng = rng  # one stream: rows, masks, dropout in turn
         threads = min(cfg.threads or default_threads(), cfg.batch_size)
+        if threads > 1 and not isinstance(source, TokenWindows):
+            # DataParallel shards (x, y) windows; other sources' batches (and options) it cannot split
+            raise ValueError(f"threads must be 1 for a {type(source).__name__} batch source (the batch split over "
+                             f"threads is for language-model windows), got threads={cfg.threads}")
         self.parallel = DataParallel(model, threads) if threads > 1 else None
         self.iter = 0
         self.history = {"iter": [], "train_loss": [], "lr": [], "eval_iter": [], "val_loss": [], "eval_train_loss": []}
         self.iter_times = []
         self.final_val_loss = None
+
+    @property
+    def train_tokens(self):
+        """The training token stream of a language model's windows (None for other batch sources)."""
+        return self.source.tokens["train"] if isinstance(self.source, TokenWindows) else None
+
+    @property
+    def val_tokens(self):
+        return self.source.tokens["val"] if isinstance(self.source, TokenWindows) else None
 
     def lr_at(self, it):
         c = self.cfg
@@ -402,7 +414,7 @@ class Trainer:
             "tokens_per_s": tokens / (ms / 1000) if times and tokens else None,
             "params": self.model.n_params,
             "wall_time_s": float(np.sum(self.iter_times)),
-            "backend": getattr(getattr(self.model, "config", None), "backend", None),
+            "backend": self.backend,
             "threads": 1 if self.parallel is None else self.parallel.n_threads,
         }
 

@@ -290,3 +290,16 @@ def test_a_batch_source_comes_without_val_tokens():
 
     with pytest.raises(ValueError, match="val_tokens goes with token arrays"):
         Trainer(_LeastSquares(), FullBatch(np.ones((2, 3)), np.zeros(2)), np.zeros(5))
+
+
+def test_threads_are_refused_for_a_source_they_cannot_split():
+    # the batch split over threads shards (x, y) windows: a row source would be cut wrongly or crash later
+    from minillm.train import ShuffledRows
+
+    class Tiny:
+        params = {"w": np.zeros(2)}
+
+    ids = np.zeros((4, 3), dtype=np.int64)
+    source = ShuffledRows((ids, np.zeros(4, dtype=np.int64)), np.ones((4, 3)), batch_size=2)
+    with pytest.raises(ValueError, match="threads must be 1 for a ShuffledRows batch source"):
+        Trainer(Tiny(), source, cfg=TrainConfig(batch_size=2, threads=2), progress=False)
