@@ -39,13 +39,18 @@ HEADS = {
 }
 
 
-@pytest.mark.parametrize("name", list(HEADS))
-def test_every_parameter_gradient_of_each_head(name):
+def _head_and_batch(name):
+    """The head `name` of HEADS on the tiny config with jittered weights, the batch, and its labels."""
     cls, kw, make_labels = HEADS[name]
     model = cls(BertConfig(**TINY), seed=1, **kw)
     _jitter(model)
-    ids, am, tt = _batch()
-    labels = make_labels(ids, am)
+    batch = _batch()
+    return model, batch, make_labels(batch[0], batch[1])
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+def test_every_parameter_gradient_of_each_head(name):
+    model, (ids, am, tt), labels = _head_and_batch(name)
     if name == "mlm":
         labels[0, 0] = -100            # [CLS] ignored: the mean must skip it
     _, _, cache = model.forward(ids, labels, am, tt)
@@ -324,11 +329,8 @@ def test_mlm_head_on_labelled_positions_only_gives_the_same_loss_and_gradients()
 @pytest.mark.parametrize("name", list(HEADS))
 def test_backward_scales_with_dloss(name):
     # backward(cache, dloss) = gradients of dloss * loss: a data-parallel shard passes its share n_s / n
-    cls, kw, make_labels = HEADS[name]
-    model = cls(BertConfig(**TINY), seed=1, **kw)
-    _jitter(model)
-    ids, am, tt = _batch()
-    _, _, cache = model.forward(ids, make_labels(ids, am), am, tt)
+    model, (ids, am, tt), labels = _head_and_batch(name)
+    _, _, cache = model.forward(ids, labels, am, tt)
     full, half = model.backward(cache), model.backward(cache, dloss=0.5)
     assert list(half) == list(full)
     for k in full:

@@ -90,9 +90,8 @@ def ref_ln(x, p, name, eps):
     return (x - mean) / np.sqrt(var + eps) * p[f"{name}.gamma"] + p.get(f"{name}.beta", 0.0)
 
 
-def ref_mha(x_q, x_kv, p, prefix, allowed):
-    g = lambda k: p.get(f"{prefix}.{k}", 0.0)
-    Q, K, V = x_q @ g("Wq") + g("bq"), x_kv @ g("Wk") + g("bk"), x_kv @ g("Wv") + g("bv")
+def ref_heads(Q, K, V, allowed):
+    """Concat_h softmax(Q_h K_h^T / sqrt(d_k), masked) V_h, one head (a column block of d_k) at a time."""
     d_k = C // H
     heads = []
     for h in range(H):
@@ -100,7 +99,13 @@ def ref_mha(x_q, x_kv, p, prefix, allowed):
         S = np.where(allowed, Q[..., cols] @ np.swapaxes(K[..., cols], -1, -2) / math.sqrt(d_k), -np.inf)
         P = np.exp(S - S.max(-1, keepdims=True))
         heads.append(P / P.sum(-1, keepdims=True) @ V[..., cols])
-    return np.concatenate(heads, -1) @ g("Wo") + g("bo")
+    return np.concatenate(heads, -1)
+
+
+def ref_mha(x_q, x_kv, p, prefix, allowed):
+    g = lambda k: p.get(f"{prefix}.{k}", 0.0)
+    Q, K, V = x_q @ g("Wq") + g("bq"), x_kv @ g("Wk") + g("bk"), x_kv @ g("Wv") + g("bv")
+    return ref_heads(Q, K, V, allowed) @ g("Wo") + g("bo")
 
 
 def ref_ffn(x, p, activation):
@@ -194,14 +199,7 @@ def test_decoder_block_llama_equals_hand_composition(rng):
 
     a = rms(x, p["ln1.gamma"])
     Q, K, V = rope(a @ p["attn.Wq"]), rope(a @ p["attn.Wk"]), a @ p["attn.Wv"]
-    d_k = C // H
-    heads = []
-    for h in range(H):
-        cols = slice(h * d_k, (h + 1) * d_k)
-        S = np.where(CAUSAL, Q[..., cols] @ np.swapaxes(K[..., cols], -1, -2) / math.sqrt(d_k), -np.inf)
-        P = np.exp(S - S.max(-1, keepdims=True))
-        heads.append(P / P.sum(-1, keepdims=True) @ V[..., cols])
-    hid = x + np.concatenate(heads, -1) @ p["attn.Wo"]
+    hid = x + ref_heads(Q, K, V, CAUSAL) @ p["attn.Wo"]
     b = rms(hid, p["ln2.gamma"])
     g = b @ p["mlp.W_gate"]
     expected = hid + (g / (1 + np.exp(-g)) * (b @ p["mlp.W_up"])) @ p["mlp.W_down"]
