@@ -89,7 +89,7 @@ def bert_train_config(*, steps, batch_size, lr, min_lr, warmup, weight_decay, lo
                        beta1=0.9, beta2=0.999, eps=1e-6, grad_clip=1.0, log_interval=log_every, threads=1)
 
 
-def _prefixed(log, prefix):
+def prefixed(log, prefix):
     """The Trainer's progress lines, each starting with `prefix` (None: silent)."""
     return None if log is None else (lambda line: log(prefix + line))
 
@@ -121,7 +121,7 @@ def pretrain_mlm(model, tokenizer, input_ids, attention_mask, *, steps, batch_si
     cfg = bert_train_config(steps=steps, batch_size=batch_size, lr=lr, min_lr=lr / 10, warmup=warmup,
                             weight_decay=weight_decay, log_every=log_every)
     trainer = Trainer(model, MaskedRows(tokenizer, input_ids, attention_mask, batch_size), cfg=cfg,
-                      rng=np.random.default_rng(seed), progress=False, log=_prefixed(log, "  MLM "))
+                      rng=np.random.default_rng(seed), progress=False, log=prefixed(log, "  MLM "))
     return trainer.run()["train_loss"]
 
 
@@ -153,7 +153,7 @@ def finetune_classifier(model, input_ids, attention_mask, labels, *, steps, batc
                             weight_decay=weight_decay, log_every=log_every)
     batches = ShuffledRows((input_ids, labels, attention_mask), attention_mask > 0, batch_size)
     trainer = Trainer(model, batches, cfg=cfg, rng=np.random.default_rng(seed), progress=False,
-                      log=_prefixed(log, "  fine-tune "))
+                      log=prefixed(log, "  fine-tune "))
     return trainer.run()["train_loss"]
 
 

@@ -25,6 +25,7 @@ from minillm.checks import check_int
 from minillm.datasets import read_conll
 from minillm.metrics import confusion_matrix, entity_precision_recall_f1, extract_spans, prf_from_counts
 from minillm.models.bert import IGNORE_INDEX, BertConfig, BertForTokenClassification
+from minillm.tasks.classification import bert_train_config, prefixed
 from minillm.tokenizers import WordPieceTokenizer
 from minillm.tokenizers.wordpiece import build_vocab
 from minillm.train import ShuffledRows, Trainer, trim_padding
@@ -167,15 +168,13 @@ def train_token_classifier(model, enc, *, steps, batch_size=16, lr=3e-3, warmup=
     minillm.train.Trainer with BERT's recipe (tasks.classification.bert_train_config); one
     Generator, default_rng(seed), shuffles each epoch and draws the dropout.
     """
-    from minillm.tasks.classification import bert_train_config
-
     check_int("steps", steps, low=1)
     cfg = bert_train_config(steps=steps, batch_size=batch_size, lr=lr, min_lr=0.0, warmup=warmup,
                             weight_decay=weight_decay, log_every=log_every)
     batches = ShuffledRows((enc["input_ids"], enc["labels"], enc["attention_mask"]), enc["attention_mask"] > 0,
                            batch_size)
     trainer = Trainer(model, batches, cfg=cfg, rng=np.random.default_rng(seed), progress=False,
-                      log=None if log is None else (lambda line: log("  " + line)))
+                      log=prefixed(log, "  "))
     return trainer.run()["train_loss"]
 
 
