@@ -113,7 +113,13 @@ def _first_query_block(kb, Tq, causal, offset):
 
 
 # Pair t holds blocks t and n - 1 - t: with causal masking their costs add up to
-# the same for every t, so the work items are balanced.
+# the same for every t, so the work items are balanced.  n rows make n_blocks blocks, dealt in n_pairs pairs.
+@njit(cache=True)
+def _block_pairs(n, block):
+    n_blocks = (n + block - 1) // block
+    return n_blocks, (n_blocks + 1) // 2
+
+
 @njit(cache=True)
 def _pair_block(t, half, n_blocks):
     return t if half == 0 else n_blocks - 1 - t
@@ -130,8 +136,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
     BH, Dv_pad = q.shape[0], v.shape[2]
     offset = Tk - Tq
     scale = _inv_sqrt(D, q)
-    n_q_blocks = (Tq + BQ - 1) // BQ
-    n_pairs = (n_q_blocks + 1) // 2
+    n_q_blocks, n_pairs = _block_pairs(Tq, BQ)
     for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
         S = np.empty((BQ, BK), dtype=q.dtype)           # scores, then probabilities
@@ -219,46 +224,64 @@ def _query_rows(lse, delta, bh, q0, Tq, shift, delta_b):
             delta_b[r] = 0.0
 
 
+# One worker's blocks: S, dP (BQ, BK) probabilities and score gradients; dK (BK, D_pad), dV (BK, Dv_pad)
+# one key block's gradients; dQ (BQ, D_pad) one query block's; shift, delta_b (BQ,) the rows' lse and D_i
+@njit(cache=True, nogil=True)
+def _work_blocks(q, dout):
+    D_pad, Dv_pad = q.shape[2], dout.shape[2]
+    return (np.empty((BQ, BK), dtype=q.dtype), np.empty((BQ, BK), dtype=q.dtype),
+            np.empty((BK, D_pad), dtype=q.dtype), np.empty((BK, Dv_pad), dtype=q.dtype),
+            np.empty((BQ, D_pad), dtype=q.dtype), np.empty(BQ, dtype=q.dtype), np.empty(BQ, dtype=q.dtype),
+            np.empty(BK, dtype=q.dtype))
+
+
 #   q (BH, Tq_pad, D_pad)  k (BH, Tk_pad, D_pad)  k_T (BH, D, Tk_pad)  v_T (BH, Dv, Tk_pad)
 #   dout (BH, Tq_pad, Dv_pad), all zero-padded;  lse, delta (BH, Tq)
-# Pass 1 of 2, work items over key blocks: dV = P^T dO, dK = dS^T Q / sqrt(D)
+# Key block kb of head bh against every query block that sees it:
+#   dV = sum_qb P^T dO,   dK = sum_qb dS^T Q / sqrt(D)                written into dk, dv
+#   with_dq (the per-head pass, whose core owns the head's dq too): dQ_all[qb] += dS K in the same sweep
+@njit(cache=True, nogil=True)
+def _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
+                     blocks, with_dq, dQ_all, dk, dv):
+    S, dP, dK, dV, _, shift, delta_b, scratch = blocks
+    D_pad, Dv_pad = q.shape[2], dout.shape[2]
+    offset = Tk - Tq
+    scale = _inv_sqrt(D, q)
+    k0 = kb * BK
+    dK[:] = 0.0
+    dV[:] = 0.0
+    for qb in range(_first_query_block(kb, Tq, causal, offset), (Tq + BQ - 1) // BQ):
+        q0 = qb * BQ
+        _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
+        _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
+                           scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
+        _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
+        _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
+        if with_dq:
+            _block_product(BQ, D_pad, BK, dP, 0, False, k[bh], k0, 0, dQ_all[qb], True)  # dQ += dS K
+    for c in range(min(BK, Tk - k0)):
+        for d in range(D):
+            dk[bh, k0 + c, d] = dK[c, d] * scale
+        for d in range(Dv):
+            dv[bh, k0 + c, d] = dV[c, d]
+
+
+# Pass 1 of 2, work items over key blocks (a short block t with the long block n - 1 - t): dK, dV
 @njit(cache=True, nogil=True)
 def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                          mask, slab, has_mask, causal, dq, dk, dv):
-    BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
-    offset = Tk - Tq
-    scale = _inv_sqrt(D, q)
-    n_q_blocks = (Tq + BQ - 1) // BQ
-    n_k_blocks = (Tk + BK - 1) // BK
-    n_pairs = (n_k_blocks + 1) // 2
+    BH = q.shape[0]
+    n_k_blocks, n_pairs = _block_pairs(Tk, BK)
+    no_dq = np.empty((0, BQ, q.shape[2]), dtype=q.dtype)
     for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
-        S = np.empty((BQ, BK), dtype=q.dtype)
-        dP = np.empty((BQ, BK), dtype=q.dtype)
-        dK = np.empty((BK, D_pad), dtype=q.dtype)
-        dV = np.empty((BK, Dv_pad), dtype=q.dtype)
-        shift = np.empty(BQ, dtype=q.dtype)
-        delta_b = np.empty(BQ, dtype=q.dtype)
-        scratch = np.empty(BK, dtype=q.dtype)
+        blocks = _work_blocks(q, dout)
         for half in range(2):
             kb = _pair_block(t, half, n_k_blocks)
             if half == 1 and kb == t:
                 break
-            k0 = kb * BK
-            dK[:] = 0.0
-            dV[:] = 0.0
-            for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
-                q0 = qb * BQ
-                _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
-                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
-                                   scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
-                _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
-                _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
-            for c in range(min(BK, Tk - k0)):
-                for d in range(D):
-                    dk[bh, k0 + c, d] = dK[c, d] * scale
-                for d in range(Dv):
-                    dv[bh, k0 + c, d] = dV[c, d]
+            _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask,
+                             causal, blocks, False, no_dq, dk, dv)
 
 
 # Pass 2 of 2, work items over query blocks: dQ = dS K / sqrt(D)
@@ -268,16 +291,10 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
     BH, D_pad = q.shape[0], q.shape[2]
     offset = Tk - Tq
     scale = _inv_sqrt(D, q)
-    n_q_blocks = (Tq + BQ - 1) // BQ
-    n_pairs = (n_q_blocks + 1) // 2
+    n_q_blocks, n_pairs = _block_pairs(Tq, BQ)
     for item in range(worker, BH * n_pairs, n_workers):
         bh, t = item // n_pairs, item % n_pairs
-        S = np.empty((BQ, BK), dtype=q.dtype)
-        dP = np.empty((BQ, BK), dtype=q.dtype)
-        dQ = np.empty((BQ, D_pad), dtype=q.dtype)
-        shift = np.empty(BQ, dtype=q.dtype)
-        delta_b = np.empty(BQ, dtype=q.dtype)
-        scratch = np.empty(BK, dtype=q.dtype)
+        S, dP, _, _, dQ, shift, delta_b, scratch = _work_blocks(q, dout)
         for half in range(2):
             qb = _pair_block(t, half, n_q_blocks)
             if half == 1 and qb == t:
@@ -302,40 +319,18 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
 @njit(cache=True, nogil=True)
 def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                        mask, slab, has_mask, causal, dq, dk, dv):
-    BH, D_pad, Dv_pad = q.shape[0], q.shape[2], dout.shape[2]
-    offset = Tk - Tq
+    BH = q.shape[0]
     scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
-    n_k_blocks = (Tk + BK - 1) // BK
     for bh in range(worker, BH, n_workers):
-        S = np.empty((BQ, BK), dtype=q.dtype)
-        dP = np.empty((BQ, BK), dtype=q.dtype)
-        dK = np.empty((BK, D_pad), dtype=q.dtype)
-        dV = np.empty((BK, Dv_pad), dtype=q.dtype)
-        dQ = np.zeros((n_q_blocks, BQ, D_pad), dtype=q.dtype)
-        shift = np.empty(BQ, dtype=q.dtype)
-        delta_b = np.empty(BQ, dtype=q.dtype)
-        scratch = np.empty(BK, dtype=q.dtype)
-        for kb in range(n_k_blocks):
-            k0 = kb * BK
-            dK[:] = 0.0
-            dV[:] = 0.0
-            for qb in range(_first_query_block(kb, Tq, causal, offset), n_q_blocks):
-                q0 = qb * BQ
-                _query_rows(lse, delta, bh, q0, Tq, shift, delta_b)
-                _probs_and_dscores(q[bh], k_T[bh], dout[bh], v_T[bh], q0, q0, k0, shift, delta_b, S, dP,
-                                   scratch, Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab[bh])
-                _block_product(BK, Dv_pad, BQ, S, 0, True, dout[bh], q0, 0, dV, True)   # dV += P^T dO
-                _block_product(BK, D_pad, BQ, dP, 0, True, q[bh], q0, 0, dK, True)     # dK += dS^T Q
-                _block_product(BQ, D_pad, BK, dP, 0, False, k[bh], k0, 0, dQ[qb], True)  # dQ += dS K
-            for c in range(min(BK, Tk - k0)):
-                for d in range(D):
-                    dk[bh, k0 + c, d] = dK[c, d] * scale
-                for d in range(Dv):
-                    dv[bh, k0 + c, d] = dV[c, d]
+        blocks = _work_blocks(q, dout)
+        dQ_all = np.zeros((n_q_blocks, BQ, q.shape[2]), dtype=q.dtype)
+        for kb in range((Tk + BK - 1) // BK):
+            _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask,
+                             causal, blocks, True, dQ_all, dk, dv)
         for i in range(Tq):
             for d in range(D):
-                dq[bh, i, d] = dQ[i // BQ, i % BQ, d] * scale
+                dq[bh, i, d] = dQ_all[i // BQ, i % BQ, d] * scale
 
 
 # ---------------------------------------------------------------------------

@@ -74,6 +74,14 @@ def _tanh_float32(u):
     return t
 
 
+# a_nf = h_nf + b_f   (in place, when there is a bias); returns a_nf
+@njit(cache=True, nogil=True, inline="always")
+def _add_bias(a, b, has_bias, n, f):
+    if has_bias:
+        a[n, f] = a[n, f] + b[f]
+    return a[n, f]
+
+
 # float32, one pass:  a = h + b;  u = sqrt(2/pi) (a + 0.044715 a^3);  t = tanh(u);  z = 0.5 a (1 + t)
 @njit(cache=True, nogil=True, error_model="numpy")
 def _bias_gelu_float32(a, b, has_bias, t, z):
@@ -81,9 +89,7 @@ def _bias_gelu_float32(a, b, has_bias, t, z):
     N, F = a.shape
     for n in range(N):
         for f in range(F):
-            if has_bias:
-                a[n, f] = a[n, f] + b[f]
-            x = a[n, f]
+            x = _add_bias(a, b, has_bias, n, f)
             tt = _tanh_float32(c * (x + k * (x * x * x)))
             t[n, f] = tt
             z[n, f] = np.float32(0.5) * x * (np.float32(1.0) + tt)
@@ -109,9 +115,7 @@ def _bias_gelu_argument(a, b, has_bias, t, sqrt_2_over_pi, cubic):
     N, F = a.shape
     for n in range(N):
         for f in range(F):
-            if has_bias:
-                a[n, f] = a[n, f] + b[f]
-            x = a[n, f]
+            x = _add_bias(a, b, has_bias, n, f)
             t[n, f] = sqrt_2_over_pi * (x + cubic * (x * x * x))
 
 
