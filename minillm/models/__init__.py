@@ -1,4 +1,4 @@
-"""Whole models composed from minillm.layers; every LM shares logprob / perplexity / generate."""
+"""Whole models composed from minillm.layers; every LM has logprob / perplexity (GPT samples through minillm.generate.generate)."""
 from minillm.models.glove import GloVe, GloVeConfig
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.hmm import HMM
