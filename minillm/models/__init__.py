@@ -1,4 +1,7 @@
-"""Whole models composed from minillm.layers; every LM has logprob / perplexity (GPT samples through minillm.generate.generate)."""
+"""Whole models composed from minillm.layers; every LM has logprob / perplexity.
+
+GPT samples through minillm.generate.generate (models never import generate.py).
+"""
 from minillm.models.glove import GloVe, GloVeConfig
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.hmm import HMM
