@@ -179,3 +179,20 @@ def stated(written, value, *, tol=None, rel=None, what=""):
         raise AssertionError(f"the prose says {written}{' (' + what + ')' if what else ''}, but the notebook "
                              f"computes {shown:.6g}: update the prose or find what changed")
     print(f"  as stated: {written}{' (' + what + ')' if what else ''}, computed {shown:.6g}")
+
+
+# ------------------------------------------------------------------ notebook exercises
+# An exercise's answer goes between "### BEGIN SOLUTION" / "### END SOLUTION" lines (stripped from the
+# students' notebooks by `minillm assignment make`); the check cell after it calls
+#     verdict("6.3", np.allclose(before[:5], after[:5]), right="positions 0..4 did not move",
+#             wrong="an earlier position changed: does the mask hide the future?")
+# and says right, or wrong and why (an AssertionError, so "run all" stops at the first wrong answer).
+def verdict(exercise, ok, *, right, wrong):
+    """The check cell of notebook exercise `exercise`: print why `ok` is right, or raise saying why not."""
+    if not isinstance(exercise, str):
+        raise TypeError(f"exercise must name the exercise as a str such as '6.3', got {_describe(exercise)}")
+    if not isinstance(ok, (bool, np.bool_)):
+        raise TypeError(f"ok must be a bool (the outcome of the check), got {_describe(ok)}")
+    if not ok:
+        raise AssertionError(f"Exercise {exercise}: wrong. {wrong}")
+    print(f"Exercise {exercise}: right. {right}")

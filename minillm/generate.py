@@ -35,13 +35,16 @@ def filter_top_k(probs, k):
     """Keep the k most likely tokens (ties at the boundary kept), renormalise."""
     if k >= probs.shape[-1]:
         return probs
+    ### BEGIN SOLUTION
     kth = np.sort(probs, axis=-1)[..., -k][..., None]
     kept = np.where(probs >= kth, probs, 0.0)
     return kept / kept.sum(axis=-1, keepdims=True)
+    ### END SOLUTION
 
 
 def filter_top_p(probs, p):
     """Nucleus sampling: keep the smallest set of most likely tokens whose mass reaches p, renormalise."""
+    ### BEGIN SOLUTION
     order = np.argsort(-probs, axis=-1, kind="stable")
     sorted_p = np.take_along_axis(probs, order, axis=-1)
     mass_before = np.cumsum(sorted_p, axis=-1) - sorted_p
@@ -50,6 +53,7 @@ def filter_top_p(probs, p):
     np.put_along_axis(keep, order, keep_sorted, axis=-1)
     kept = np.where(keep, probs, 0.0)
     return kept / kept.sum(axis=-1, keepdims=True)
+    ### END SOLUTION
 
 
 def pick_next(logits, *, greedy=False, temperature=1.0, top_k=None, top_p=None, rng=None):
@@ -221,6 +225,7 @@ def beam_search(step_fn, *, bos_id, eos_id, beam_size=4, max_len=32, alpha=0.6, 
     def penalty(L):
         return lp(L, alpha, length_penalty)
 
+    ### BEGIN SOLUTION
     alive = [([], 0.0)]                   # (tokens, log P) of each alive prefix, BOS left out
     finished = []
     for t in range(1, max_len + 1):       # t = number of generated tokens after this step
@@ -256,4 +261,5 @@ def beam_search(step_fn, *, bos_id, eos_id, beam_size=4, max_len=32, alpha=0.6, 
     # cut at max_len: the alive prefixes become unfinished hypotheses
     finished += [Hypothesis(list(tokens), s, s / float(penalty(len(tokens))), False) for tokens, s in alive]
     finished.sort(key=lambda h: -h.score)
+    ### END SOLUTION
     return finished[:n_best]

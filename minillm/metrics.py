@@ -350,6 +350,7 @@ def bleu_from_counts(correct, total, sys_len, ref_len, smooth_method="exp", smoo
     correct, total = list(correct), list(total)
     if smooth_value is None:
         smooth_value = {"floor": 0.1, "add-k": 1}.get(smooth_method)
+    ### BEGIN SOLUTION
     if sys_len < ref_len:
         bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
     else:
@@ -380,6 +381,7 @@ def bleu_from_counts(correct, total, sys_len, ref_len, smooth_method="exp", smoo
         return dict(score=0.0, **details)
     score = bp * math.exp(sum(math.log(p) for p in precisions[:orders_used]) / orders_used)
     return dict(score=score, **details)
+    ### END SOLUTION
 
 
 def bleu(hypotheses, references, *, ref_streams=None, lowercase=False, tokenize="13a",

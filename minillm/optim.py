@@ -33,11 +33,13 @@ def _check_grads(params, grads):
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so their global L2 norm is at most max_norm; return the norm before."""
     check_number("max_norm", max_norm, low=0.0, low_open=True)
+    ### BEGIN SOLUTION
     total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in grads.values():
             g *= g.dtype.type(scale)
+    ### END SOLUTION
     return total
 
 
@@ -133,6 +135,7 @@ class AdamW:
             return
         if grad_scale != 1.0:
             grads = {k: g * g.dtype.type(grad_scale) for k, g in grads.items()}
+        ### BEGIN SOLUTION
         bias1 = 1.0 - b1**self.t
         bias2 = 1.0 - b2**self.t
         for k, p in self.params.items():
@@ -147,6 +150,7 @@ class AdamW:
                 p *= 1.0 - lr * self.weight_decay
             # p <- p - lr m_hat / (sqrt(v_hat) + eps)
             p -= (lr / bias1) * m / (np.sqrt(v / bias2) + self.eps)
+        ### END SOLUTION
 
     def state_dict(self):
         return {"t": np.array(self.t), "m": dict(self.m), "v": dict(self.v)}

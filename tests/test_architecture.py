@@ -31,7 +31,7 @@ LEVELS = [
     ("components", ["minillm.models", "minillm.io", "minillm.tokenizers", "minillm.datasets"]),
     ("training", ["minillm.optim", "minillm.train", "minillm.generate", "minillm.metrics", "minillm.plot",
                   "minillm.runtime"]),
-    ("tasks", ["minillm.tasks"]),
+    ("tasks", ["minillm.tasks", "minillm.assignments"]),
     ("front", ["minillm.bench", "minillm.cli", "minillm.__main__"]),
     ("shims", ["minillm.finetune", "minillm.ner", "minillm.translate", "minillm.compare", "minillm.beam",
                "minillm.parallel", "minillm.pretrained"]),

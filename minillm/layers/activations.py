@@ -129,7 +129,9 @@ def _sigmoid(x):
 # ---------------------------------------------------------------------------
 def relu_forward(x):
     check_float_array("x", x)
+    ### BEGIN SOLUTION
     out = np.maximum(x, 0)
+    ### END SOLUTION
     cache = x
     return out, cache
 
@@ -137,8 +139,10 @@ def relu_forward(x):
 # dx = dout * [x > 0]      (the subgradient at x = 0 is taken as 0, as in PyTorch)
 def relu_backward(dout, cache):
     x = cache
+    ### BEGIN SOLUTION
     # out = max(x, 0): slope 1 where x > 0, else 0
     return dout * (x > 0)
+    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -209,6 +213,7 @@ def silu_backward(dout, cache):
 def gelu_forward(x, *, approximate="tanh"):
     check_float_array("x", x)
     check_choice("approximate", approximate, _GELU_VARIANTS)
+    ### BEGIN SOLUTION
     if approximate == "tanh":
         # (x*x*x, not x**3: NumPy computes a float power through pow(), ten times slower)
         u = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * (x * x * x))
@@ -219,6 +224,7 @@ def gelu_forward(x, *, approximate="tanh"):
         Phi = (0.5 * erfc(-x / _SQRT_2)).astype(x.dtype, copy=False)
         out = x * Phi
         cache = (x, approximate, Phi)
+    ### END SOLUTION
     return out, cache
 
 
@@ -226,6 +232,7 @@ def gelu_forward(x, *, approximate="tanh"):
 # "none":  d out / dx = Phi(x) + x phi(x),     phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 def gelu_backward(dout, cache):
     x, approximate, t_or_Phi = cache
+    ### BEGIN SOLUTION
     if approximate == "tanh":
         t = t_or_Phi
         # u = sqrt(2/pi) (x + 0.044715 x^3)
@@ -237,6 +244,7 @@ def gelu_backward(dout, cache):
         # out = x * Phi(x), and Phi'(x) = phi(x), the normal density
         phi = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         dout_dx = Phi + x * phi
+    ### END SOLUTION
     return dout * dout_dx
 
 
@@ -249,9 +257,11 @@ def swiglu_forward(a, b):
     check_float_array("a", a)
     check_float_array("b", b)
     check_same_shape("b", b, "a", a)
+    ### BEGIN SOLUTION
     s = _sigmoid(a)
     silu_a = a * s
     out = silu_a * b
+    ### END SOLUTION
     cache = (a, b, s, silu_a)
     return out, cache
 
@@ -260,9 +270,11 @@ def swiglu_forward(a, b):
 # db = dout * silu(a)
 def swiglu_backward(dout, cache):
     a, b, s, silu_a = cache
+    ### BEGIN SOLUTION
     # out = silu_a * b: each factor receives dout times the other
     db = dout * silu_a
     dsilu_a = dout * b
     # silu_a = a * s: the SiLU derivative, as in silu_backward
     da = dsilu_a * s * (1 + a * (1 - s))
+    ### END SOLUTION
     return da, db

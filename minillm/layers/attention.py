@@ -75,6 +75,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     if mask is not None:
         check_bool_mask("mask", mask, (*lead, Tq, Tk))
 
+    ### BEGIN SOLUTION
     allowed = mask                                            # broadcastable bool, or None
     if causal:
         tri = causal_mask(Tq, Tk)                             # (Tq, Tk)
@@ -94,6 +95,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     denom = np.where(denom > 0, denom, 1.0)
     probs = e / denom                                         # (..., Tq, Tk)
     out = probs @ v                                           # (..., Tq, d_v)
+    ### END SOLUTION
     cache = (q, k, v, probs, scale)
     return out, cache
 
@@ -105,6 +107,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
 # through the mask, and a fully masked row gives zero gradients.
 def attention_backward(dout, cache):
     q, k, v, probs, scale = cache
+    ### BEGIN SOLUTION
     # out = P V
     dv = probs.swapaxes(-1, -2) @ dout                        # (..., Tk, d_v)
     dprobs = dout @ v.swapaxes(-1, -2)                        # (..., Tq, Tk)
@@ -113,6 +116,7 @@ def attention_backward(dout, cache):
     # A = Q K^T * scale
     dq = (dscores @ k) * scale                                # (..., Tq, D)
     dk = (dscores.swapaxes(-1, -2) @ q) * scale               # (..., Tk, D)
+    ### END SOLUTION
     return dq, dk, dv
 
 
@@ -164,6 +168,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
     if positions is not None and not rope:
         raise ValueError("positions is only used with rope=True, got positions with rope=False")
 
+    ### BEGIN SOLUTION
     # Q = X_q W_Q + b_Q,  K = X_kv W_K + b_K,  V = X_kv W_V + b_V
     q, cache_q = linear_forward(x_q, Wq, bq)                  # (..., Tq, C)
     k, cache_k = linear_forward(x_kv, Wk, bk)                 # (..., Tk, C)
@@ -191,6 +196,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
     # out = Concat(head_1 .. head_H) W_O + b_O
     concat = merge_heads(heads)                               # (..., Tq, C)
     out, cache_o = linear_forward(concat, Wo, bo)             # (..., Tq, C)
+    ### END SOLUTION
     cache = (n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o)
     return out, cache
 
@@ -203,6 +209,7 @@ def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_
 #   dx_q, dx_kv, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo     (None for a None bias)
 def multihead_attention_backward(dout, cache):
     n_heads, cache_q, cache_k, cache_v, cache_rope, cache_att, cache_o = cache
+    ### BEGIN SOLUTION
     # out = Concat(heads) W_O + b_O
     dconcat, dWo, dbo = linear_backward(dout, cache_o)        # (..., Tq, C)
     dheads = split_heads(dconcat, n_heads)                    # (..., H, Tq, d_k)
@@ -223,4 +230,5 @@ def multihead_attention_backward(dout, cache):
     dx_kv_from_v, dWv, dbv = linear_backward(dv, cache_v)
     # x_kv was used twice (for K and for V): both gradient paths add up.
     dx_kv = dx_kv_from_k + dx_kv_from_v
+    ### END SOLUTION
     return dx_q, dx_kv, dWq, dbq, dWk, dbk, dWv, dbv, dWo, dbo

@@ -327,6 +327,7 @@ def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, norm_ty
     if rope and (x.shape[-1] // n_heads) % 2 != 0:
         raise ValueError(f"n_heads must leave an even d_k = C / n_heads for rope=True (RoPE rotates pairs), "
                          f"got d_k = {x.shape[-1] // n_heads} from C = {x.shape[-1]}, n_heads = {n_heads}")
+    ### BEGIN SOLUTION
     # h = x + Drop(MHA(Norm1(x)))
     a, cache_ln1 = named_norm_forward(x, params, "ln1", norm_type, eps, ops)
     m, cache_attn = _attention(a, a, params, "attn", ops, n_heads=n_heads, causal=causal, mask=mask, rope=rope,
@@ -338,6 +339,7 @@ def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, norm_ty
     f, cache_mlp = _mlp(b, params, activation, ops)
     f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
     out = h + f
+    ### END SOLUTION
     if kv_cache is not None:
         return out, None
     cache = (ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2)
@@ -348,6 +350,7 @@ def decoder_block_backward(dout, cache):
     if cache is None:
         raise ValueError("cache is None: decoder_block_forward keeps no backward cache when given a kv_cache")
     ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2 = cache
+    ### BEGIN SOLUTION
     grads = {}
     # out = h + Drop(FFN(Norm2(h)))
     df = _dropout_back(dout, cache_drop2, ops)
@@ -361,6 +364,7 @@ def decoder_block_backward(dout, cache):
     da = da_q + da_k + da_v
     # residual fan-out: x reached h through the skip path and through Norm1
     dx = dh + named_norm_backward(da, cache_ln1, grads, ops)
+    ### END SOLUTION
     return dx, grads
 
 
@@ -382,6 +386,7 @@ def encoder_block_forward(x, params, *, n_heads, mask=None, norm="post", eps=1e-
                                            ops=ops)
         return out, ("pre", cache)
     _check_block(x, params, n_heads=n_heads, activation=activation, eps=eps, dropout=dropout, training=training)
+    ### BEGIN SOLUTION
     # h = LN1(x + Drop(MHA(x, x)))
     m, cache_attn = _attention(x, x, params, "attn", ops, n_heads=n_heads, mask=mask)
     m, cache_drop1 = _dropout(m, dropout, rng, training, ops)
@@ -390,6 +395,7 @@ def encoder_block_forward(x, params, *, n_heads, mask=None, norm="post", eps=1e-
     f, cache_mlp = _mlp(h, params, activation, ops)
     f, cache_drop2 = _dropout(f, dropout, rng, training, ops)
     out, cache_ln2 = named_norm_forward(h + f, params, "ln2", "layernorm", eps, ops)
+    ### END SOLUTION
     return out, ("post", (ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2))
 
 
@@ -398,6 +404,7 @@ def encoder_block_backward(dout, cache):
     if norm == "pre":
         return decoder_block_backward(dout, cache)
     ops, cache_attn, cache_drop1, cache_ln1, cache_mlp, cache_drop2, cache_ln2 = cache
+    ### BEGIN SOLUTION
     grads = {}
     # out = LN2(s2),  s2 = h + Drop(FFN(h))
     ds2 = named_norm_backward(dout, cache_ln2, grads, ops)
@@ -410,6 +417,7 @@ def encoder_block_backward(dout, cache):
     dx_q, dx_k, dx_v = _attention_back(dm, cache_attn, grads, ops)
     # residual fan-out: x reached s1 through the skip path, the queries, the keys and the values
     dx = ds1 + dx_q + dx_k + dx_v
+    ### END SOLUTION
     return dx, grads
 
 

@@ -31,8 +31,10 @@ def dropout_forward(x, *, p, rng, training=True):
         return x.copy(), cache
     check_rng("rng", rng)
     keep = rng.random(x.shape) >= p                  # (...) bool
+    ### BEGIN SOLUTION
     scale = 1.0 / (1.0 - p)
     out = x * keep * scale
+    ### END SOLUTION
     cache = (keep, scale)
     return out, cache
 
@@ -43,5 +45,7 @@ def dropout_backward(dout, cache):
         # out = x
         return dout.copy()
     keep, scale = cache
+    ### BEGIN SOLUTION
     # out = x * keep * scale: the same mask and scale gate the gradient
     return dout * keep * scale
+    ### END SOLUTION

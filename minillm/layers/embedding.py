@@ -23,7 +23,9 @@ def embedding_forward(ids, E):
     check_float_array("E", E, ndim=2)
     V = E.shape[0]
     check_int_array("ids", ids, high=V)
+    ### BEGIN SOLUTION
     out = E[ids]                                    # (..., C)
+    ### END SOLUTION
     cache = (ids, E.shape, E.dtype)
     return out, cache
 
@@ -33,8 +35,10 @@ def embedding_forward(ids, E):
 def embedding_backward(dout, cache):
     ids, E_shape, E_dtype = cache
     V, C = E_shape
+    ### BEGIN SOLUTION
     dE = np.zeros(E_shape, dtype=E_dtype)
     # out = E[ids]: a scatter-add, because the same id can appear many times and
     # every appearance contributes (dE[ids] += dout would keep only the last one).
     np.add.at(dE, ids.reshape(-1), dout.reshape(-1, C))
+    ### END SOLUTION
     return dE

@@ -67,9 +67,11 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
         check_float_array("b2", b2, ndim=1)
         check_shape("b2", b2, (W2.shape[1],), what="(C_out,)")
     act_forward, _, options = ACTIVATIONS[activation]
+    ### BEGIN SOLUTION
     a, cache_1 = linear_forward(x, W1, b1)                    # (..., d_ff)
     z, cache_act = act_forward(a, **options)                  # (..., d_ff)
     out, cache_2 = linear_forward(z, W2, b2)                  # (..., C_out)
+    ### END SOLUTION
     cache = (activation, cache_1, cache_act, cache_2)
     return out, cache
 
@@ -79,12 +81,14 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
 def feedforward_backward(dout, cache):
     activation, cache_1, cache_act, cache_2 = cache
     _, act_backward, _ = ACTIVATIONS[activation]
+    ### BEGIN SOLUTION
     # out = z W_2 + b_2
     dz, dW2, db2 = linear_backward(dout, cache_2)
     # z = sigma(a)
     da = act_backward(dz, cache_act)
     # a = x W_1 + b_1
     dx, dW1, db1 = linear_backward(da, cache_1)
+    ### END SOLUTION
     return dx, dW1, db1, dW2, db2
 
 
@@ -101,10 +105,12 @@ def swiglu_feedforward_forward(x, W_gate, W_up, W_down):
     check_shape("W_gate", W_gate, (x.shape[-1], None), what="(C, d_ff) with C = x.shape[-1]")
     check_shape("W_up", W_up, (C, d_ff), what="(C, d_ff), the shape of W_gate")
     check_shape("W_down", W_down, (d_ff, None), what="(d_ff, C_out) with d_ff = W_gate.shape[1]")
+    ### BEGIN SOLUTION
     g, cache_gate = linear_forward(x, W_gate)                 # (..., d_ff)
     u, cache_up = linear_forward(x, W_up)                     # (..., d_ff)
     s, cache_swiglu = swiglu_forward(g, u)                    # (..., d_ff)
     out, cache_down = linear_forward(s, W_down)               # (..., C_out)
+    ### END SOLUTION
     cache = (cache_gate, cache_up, cache_swiglu, cache_down)
     return out, cache
 
@@ -113,6 +119,7 @@ def swiglu_feedforward_forward(x, W_gate, W_up, W_down):
 # Returns dx, dW_gate, dW_up, dW_down.
 def swiglu_feedforward_backward(dout, cache):
     cache_gate, cache_up, cache_swiglu, cache_down = cache
+    ### BEGIN SOLUTION
     # out = s W_down
     ds, dW_down, _ = linear_backward(dout, cache_down)
     # s = silu(g) * u
@@ -122,4 +129,5 @@ def swiglu_feedforward_backward(dout, cache):
     dx_from_up, dW_up, _ = linear_backward(du, cache_up)
     # x was used twice (gate and up projections): both gradient paths add up.
     dx = dx_from_gate + dx_from_up
+    ### END SOLUTION
     return dx, dW_gate, dW_up, dW_down

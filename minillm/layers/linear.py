@@ -25,9 +25,11 @@ def check_linear_args(x, W, b):
 #   x (..., d_in)   W (d_in, d_out)   b (d_out,) or None   ->   out (..., d_out)
 def linear_forward(x, W, b=None):
     check_linear_args(x, W, b)
+    ### BEGIN SOLUTION
     out = x @ W
     if b is not None:
         out = out + b
+    ### END SOLUTION
     cache = (x, W, b is not None)
     return out, cache
 
@@ -38,6 +40,7 @@ def linear_forward(x, W, b=None):
 def linear_backward(dout, cache):
     x, W, has_bias = cache
     d_in, d_out = W.shape
+    ### BEGIN SOLUTION
     # out = x W + b: the gradient flows back through the product ...
     dx = dout @ W.T
     # ... and every row of x met the same W, so their contributions add up.
@@ -45,4 +48,5 @@ def linear_backward(dout, cache):
     dout_rows = dout.reshape(-1, d_out)
     dW = x_rows.T @ dout_rows
     db = dout_rows.sum(axis=0) if has_bias else None
+    ### END SOLUTION
     return dx, dW, db

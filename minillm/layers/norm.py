@@ -49,12 +49,14 @@ def check_norm_args(x, gamma, beta, eps):
 def layernorm_forward(x, gamma, beta, *, eps=1e-5):
     check_norm_args(x, gamma, beta, eps)
     check_float_array("beta", beta, ndim=1)  # beta is required here (not None)
+    ### BEGIN SOLUTION
     mean = x.mean(axis=-1, keepdims=True)                    # (..., 1)
     xc = x - mean                                            # (..., C)
     var = (xc * xc).mean(axis=-1, keepdims=True)             # (..., 1)
     rstd = 1.0 / np.sqrt(var + eps)                          # (..., 1)
     xhat = xc * rstd                                         # (..., C)
     out = xhat * gamma + beta                                # (..., C)
+    ### END SOLUTION
     cache = (x, mean, rstd, gamma)
     return out, cache
 
@@ -71,6 +73,7 @@ def layernorm_forward(x, gamma, beta, *, eps=1e-5):
 def layernorm_backward(dout, cache):
     x, mean, rstd, gamma = cache
     C = x.shape[-1]
+    ### BEGIN SOLUTION
     # recompute xhat = (x - mean) * rstd from the saved statistics
     xhat = (x - mean) * rstd                                 # (..., C)
     # out = xhat * gamma + beta
@@ -81,6 +84,7 @@ def layernorm_backward(dout, cache):
     mean_dxhat = dxhat.mean(axis=-1, keepdims=True)          # (..., 1)
     mean_dxhat_xhat = (dxhat * xhat).mean(axis=-1, keepdims=True)  # (..., 1)
     dx = rstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+    ### END SOLUTION
     return dx, dgamma, dbeta
 
 
@@ -94,10 +98,12 @@ def layernorm_backward(dout, cache):
 # ---------------------------------------------------------------------------
 def rmsnorm_forward(x, gamma, *, eps=1e-6):
     check_norm_args(x, gamma, None, eps)
+    ### BEGIN SOLUTION
     ms = (x * x).mean(axis=-1, keepdims=True)                # (..., 1)
     rrms = 1.0 / np.sqrt(ms + eps)                           # (..., 1)
     xhat = x * rrms                                          # (..., C)
     out = xhat * gamma                                       # (..., C)
+    ### END SOLUTION
     cache = (x, rrms, gamma)
     return out, cache
 
@@ -109,6 +115,7 @@ def rmsnorm_forward(x, gamma, *, eps=1e-6):
 def rmsnorm_backward(dout, cache):
     x, rrms, gamma = cache
     C = x.shape[-1]
+    ### BEGIN SOLUTION
     # recompute xhat = x * rrms
     xhat = x * rrms                                          # (..., C)
     # out = xhat * gamma
@@ -117,4 +124,5 @@ def rmsnorm_backward(dout, cache):
     # xhat = x * rrms, with rrms = (mean(x^2) + eps)^(-1/2) a function of x
     mean_dxhat_xhat = (dxhat * xhat).mean(axis=-1, keepdims=True)  # (..., 1)
     dx = rrms * (dxhat - xhat * mean_dxhat_xhat)
+    ### END SOLUTION
     return dx, dgamma

@@ -39,12 +39,14 @@ def sinusoidal_positional_encoding(T, d, *, base=10000.0, dtype=np.float64):
     check_int("d", d, low=1)
     check_number("base", base, low=0.0, low_open=True)
     dtype = _check_dtype(dtype)
+    ### BEGIN SOLUTION
     t = np.arange(T, dtype=np.float64)[:, None]                 # (T, 1)
     two_i = np.arange(0, d, 2, dtype=np.float64)                # (ceil(d/2),)  = 2i
     angle = t / base ** (two_i / d)                             # (T, ceil(d/2))
     PE = np.empty((T, d), dtype=np.float64)
     PE[:, 0::2] = np.sin(angle)
     PE[:, 1::2] = np.cos(angle[:, : d // 2])
+    ### END SOLUTION
     return PE.astype(dtype)
 
 
@@ -136,6 +138,7 @@ def rope_forward(x, *, positions=None, base=10000.0):
             raise TypeError(f"positions must be an integer array, got dtype {positions.dtype}")
         if positions.shape != (T,):
             raise ValueError(f"positions must have shape (T,) = ({T},) to match x {x.shape}, got {positions.shape}")
+    ### BEGIN SOLUTION
     cos, sin = rope_angles(positions, D, base=base)              # (T, D/2) each
     cos = cos.astype(x.dtype)
     sin = sin.astype(x.dtype)
@@ -144,6 +147,7 @@ def rope_forward(x, *, positions=None, base=10000.0):
     out = np.empty_like(x)
     out[..., 0::2] = x_even * cos - x_odd * sin
     out[..., 1::2] = x_even * sin + x_odd * cos
+    ### END SOLUTION
     cache = (cos, sin)
     return out, cache
 
@@ -153,10 +157,12 @@ def rope_forward(x, *, positions=None, base=10000.0):
 #   dx_2i+1 = -dout_2i s + dout_2i+1 c
 def rope_backward(dout, cache):
     cos, sin = cache
+    ### BEGIN SOLUTION
     dout_even = dout[..., 0::2]
     dout_odd = dout[..., 1::2]
     dx = np.empty_like(dout)
     # out_2i = x_2i c - x_2i+1 s  and  out_2i+1 = x_2i s + x_2i+1 c,  transposed:
     dx[..., 0::2] = dout_even * cos + dout_odd * sin
     dx[..., 1::2] = -dout_even * sin + dout_odd * cos
+    ### END SOLUTION
     return dx

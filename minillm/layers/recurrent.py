@@ -124,16 +124,20 @@ def _previous_states(h0, hs):
 #   h_t = tanh(a_t)                      (B, d_h)
 # ===========================================================================
 def _rnn_cell(ax, h_prev, Wh):
+    ### BEGIN SOLUTION
     # ax = x_t Wx + b has been computed already; the cell adds the recurrent part
     return _tanh(ax + h_prev @ Wh)
+    ### END SOLUTION
 
 
 # da = dh * (1 - h^2);   dh_prev = da Wh^T
 def _rnn_cell_backward(dh, h, Wh):
+    ### BEGIN SOLUTION
     # h = tanh(a)
     da = dh * (1 - h * h)
     # a = ax + h_prev Wh
     dh_prev = da @ Wh.T
+    ### END SOLUTION
     return da, dh_prev
 
 
@@ -173,6 +177,7 @@ def rnn_backward(dhs, cache):
     lin_cache, h0, Wh, hs = cache
     _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     T = hs.shape[1]
+    ### BEGIN SOLUTION
     da = np.empty_like(hs)                                          # (B, T, d_h)
     dh_next = np.zeros_like(h0)                                     # gradient reaching h_t from step t+1
     for t in reversed(range(T)):
@@ -182,6 +187,7 @@ def rnn_backward(dhs, cache):
     dh0 = dh_next
     dWh = _recurrent_weight_grad(_previous_states(h0, hs), da)
     dx, dWx, db = linear_backward(da, lin_cache)
+    ### END SOLUTION
     return dx, dh0, dWx, dWh, db
 
 
@@ -194,6 +200,7 @@ def rnn_backward(dhs, cache):
 #   h_t = o * tanh(c_t)                                (B, d_h)
 # ===========================================================================
 def _lstm_cell(ax, h_prev, c_prev, Wh):
+    ### BEGIN SOLUTION
     H = h_prev.shape[-1]
     a = ax + h_prev @ Wh                                            # (B, 4 d_h)
     # i, f, o: one sigmoid over the first 3 d_h columns, then cut into three (B, d_h) blocks
@@ -203,6 +210,7 @@ def _lstm_cell(ax, h_prev, c_prev, Wh):
     tanh_c = _tanh(c)
     h = o * tanh_c
     return h, c, (i, f, o, g, tanh_c)
+    ### END SOLUTION
 
 
 # do = dh * tanh(c)
@@ -210,6 +218,7 @@ def _lstm_cell(ax, h_prev, c_prev, Wh):
 # di = dc_total * g,  df = dc_total * c_prev,  dg = dc_total * i,  dc_prev = dc_total * f
 # da = [di i(1-i), df f(1-f), do o(1-o), dg (1-g^2)];   dh_prev = da Wh^T
 def _lstm_cell_backward(dh, dc, c_prev, gates, Wh):
+    ### BEGIN SOLUTION
     i, f, o, g, tanh_c = gates
     # h = o * tanh(c)
     do = dh * tanh_c
@@ -223,6 +232,7 @@ def _lstm_cell_backward(dh, dc, c_prev, gates, Wh):
     da = np.concatenate([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g * g)], axis=-1)
     # a = ax + h_prev Wh
     dh_prev = da @ Wh.T
+    ### END SOLUTION
     return da, dh_prev, dc_prev
 
 
@@ -276,6 +286,7 @@ def lstm_backward(dhs, cache):
     lin_cache, h0, c0, Wh, hs, cs, gates = cache
     _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     B, T, H = hs.shape
+    ### BEGIN SOLUTION
     da = np.empty((B, T, 4 * H), dtype=hs.dtype)
     dh_next = np.zeros_like(h0)
     dc_next = np.zeros_like(h0)
@@ -287,6 +298,7 @@ def lstm_backward(dhs, cache):
     dh0 = dh_next
     dWh = _recurrent_weight_grad(_previous_states(h0, hs), da)
     dx, dWx, db = linear_backward(da, lin_cache)
+    ### END SOLUTION
     return dx, dh0, dWx, dWh, db
 
 
@@ -303,6 +315,7 @@ def lstm_cell_states(cache):
 #   h_t = (1 - z) * n + z * h_{t-1}                    (B, d_h)
 # ===========================================================================
 def _gru_cell(ax, h_prev, Wh):
+    ### BEGIN SOLUTION
     H = h_prev.shape[-1]
     ah = h_prev @ Wh                                                # (B, 3 d_h)
     # r, z: one sigmoid over the first 2 d_h columns, then cut into two (B, d_h) blocks
@@ -311,6 +324,7 @@ def _gru_cell(ax, h_prev, Wh):
     n = _tanh(ax[:, 2 * H:] + r * ah_n)
     h = (1 - z) * n + z * h_prev
     return h, (r, z, n, ah_n)
+    ### END SOLUTION
 
 
 # dn = dh (1 - z),  dz = dh (h_prev - n),  dh_prev (direct) = dh z
@@ -318,6 +332,7 @@ def _gru_cell(ax, h_prev, Wh):
 # dax = [dr r(1-r), dz z(1-z), da_n]        dah = [dr r(1-r), dz z(1-z), da_n * r]
 # dh_prev = dh z + dah Wh^T
 def _gru_cell_backward(dh, h_prev, parts, Wh):
+    ### BEGIN SOLUTION
     r, z, n, ah_n = parts
     # h = (1 - z) * n + z * h_prev
     dn = dh * (1 - z)
@@ -333,6 +348,7 @@ def _gru_cell_backward(dh, h_prev, parts, Wh):
     dah = np.concatenate([da_r, da_z, da_n * r], axis=-1)
     # ah = h_prev Wh: the second path from h_prev to h
     dh_prev = dh_prev + dah @ Wh.T
+    ### END SOLUTION
     return dax, dah, dh_prev
 
 
@@ -372,6 +388,7 @@ def gru_backward(dhs, cache):
     lin_cache, h0, Wh, hs, parts = cache
     _check_dout("dhs", dhs, hs.shape, "(B, T, d_h)")
     B, T, H = hs.shape
+    ### BEGIN SOLUTION
     dax = np.empty((B, T, 3 * H), dtype=hs.dtype)
     dah = np.empty((B, T, 3 * H), dtype=hs.dtype)
     h_prevs = _previous_states(h0, hs)
@@ -382,4 +399,5 @@ def gru_backward(dhs, cache):
     dh0 = dh_next
     dWh = _recurrent_weight_grad(h_prevs, dah)
     dx, dWx, db = linear_backward(dax, lin_cache)
+    ### END SOLUTION
     return dx, dh0, dWx, dWh, db

@@ -36,9 +36,11 @@ def _check_axis(axis, x):
 def softmax_forward(x, *, axis=-1):
     check_float_array("x", x, min_ndim=1)
     _check_axis(axis, x)
+    ### BEGIN SOLUTION
     m = x.max(axis=axis, keepdims=True)
     e = np.exp(x - m)
     out = e / e.sum(axis=axis, keepdims=True)
+    ### END SOLUTION
     cache = (out, axis)
     return out, cache
 
@@ -47,9 +49,11 @@ def softmax_forward(x, *, axis=-1):
 #   (the Jacobian of softmax is diag(out) - out out^T)
 def softmax_backward(dout, cache):
     out, axis = cache
+    ### BEGIN SOLUTION
     # out_j = e_j / sum_k e_k:  d out_j / d x_i = out_j (delta_ij - out_i)
     dot = (dout * out).sum(axis=axis, keepdims=True)
     return out * (dout - dot)
+    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -61,9 +65,11 @@ def softmax_backward(dout, cache):
 def log_softmax_forward(x, *, axis=-1):
     check_float_array("x", x, min_ndim=1)
     _check_axis(axis, x)
+    ### BEGIN SOLUTION
     m = x.max(axis=axis, keepdims=True)
     shifted = x - m
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    ### END SOLUTION
     cache = (out, axis)
     return out, cache
 
@@ -71,8 +77,10 @@ def log_softmax_forward(x, *, axis=-1):
 # dx_j = dout_j - softmax(x)_j * sum_k dout_k,     softmax(x) = exp(out)
 def log_softmax_backward(dout, cache):
     out, axis = cache
+    ### BEGIN SOLUTION
     # out_j = x_j - lse(x), and d lse / d x_j = softmax(x)_j
     return dout - np.exp(out) * dout.sum(axis=axis, keepdims=True)
+    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -111,6 +119,7 @@ def check_cross_entropy_args(logits, targets, ignore_index):
 
 def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
     t, valid = check_cross_entropy_args(logits, targets, ignore_index)
+    ### BEGIN SOLUTION
     V = logits.shape[-1]
     logits_2d = logits.reshape(-1, V)                               # (N, V)
     n_valid = int(valid.sum())
@@ -122,6 +131,7 @@ def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
     loss = -log_p.sum() / n_valid if n_valid > 0 else 0.0
     loss = logits.dtype.type(loss)
     cache = (logits, lse, t, rows, n_valid)
+    ### END SOLUTION
     return loss, cache
 
 
@@ -130,6 +140,7 @@ def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
 # This is the fused softmax + negative-log-likelihood gradient ("probs - onehot"):
 # going through log_softmax_backward would give the same numbers with more work.
 def cross_entropy_backward(dloss, cache):
+    ### BEGIN SOLUTION
     logits, lse, t, rows, n_valid = cache
     V = logits.shape[-1]
     logits_2d = logits.reshape(-1, V)                               # (N, V)
@@ -140,4 +151,5 @@ def cross_entropy_backward(dloss, cache):
         # loss = -(1/N_valid) sum_n log p_{n, t_n}:  d/d logits_n = probs_n - onehot(t_n)
         probs[np.arange(rows.size), t[rows]] -= 1
         dlogits[rows] = probs * (dloss / n_valid)
+    ### END SOLUTION
     return dlogits.reshape(logits.shape).astype(logits.dtype, copy=False)

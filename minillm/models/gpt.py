@@ -216,6 +216,7 @@ class GPT:
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets (and no kv_cache)")
         c, p, ops = self.config, self.params, self.ops
+        ### BEGIN SOLUTION
         g = {}
 
         # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
@@ -241,6 +242,7 @@ class GPT:
         dE_embedding = ops.embedding_backward(dx, cache["wte"])
         # weight tying: E is used twice (lookup and output head), so its gradients add
         g["wte"] = dE_embedding + dWhead.T
+        ### END SOLUTION
         return g
 
     # ------------------------------------------------------- evaluation surface

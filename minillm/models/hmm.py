@@ -122,6 +122,7 @@ class HMM:
     def forward(self, obs, name="obs"):
         """Scaled forward pass -> alpha_hat (T, n_s), log_c (T,); log P(obs) = log_c.sum()."""
         o = self._obs(obs, name)
+        ### BEGIN SOLUTION
         T, S = len(o), self.n_states
         alpha_hat, log_c = np.zeros((T, S)), np.full(T, -np.inf)
         a = self.pi * self.B[:, o[0]]                                  # (S,)
@@ -132,6 +133,7 @@ class HMM:
             if c == 0.0:                                               # obs impossible from here on
                 break
             alpha_hat[t], log_c[t] = a / c, np.log(c)
+        ### END SOLUTION
         return alpha_hat, log_c
 
     # beta_T = 1;  beta_t(i) = sum_j A_ij Phi_j(o_{t+1}) beta_{t+1}(j)          (unscaled)
@@ -174,6 +176,7 @@ class HMM:
     def viterbi(self, obs):
         """Most probable state path -> (path (T,) ints, log P(path, obs))."""
         o = self._obs(obs)
+        ### BEGIN SOLUTION
         with np.errstate(divide="ignore"):
             log_pi, log_A, log_B = np.log(self.pi), np.log(self.A), np.log(self.B)
         T, S = len(o), self.n_states
@@ -187,6 +190,7 @@ class HMM:
         path[-1] = delta.argmax()
         for t in range(T - 1, 0, -1):
             path[t - 1] = psi[t, path[t]]
+        ### END SOLUTION
         return path, float(delta.max())
 
     # ---------------------------------------------------------- Baum-Welch

@@ -229,7 +229,17 @@ class NGramLM:
             c = self._lookup(n, ids[n - 1], w, self._raw)
             total = np.where(ids[n - 1] >= 0, self._raw_total[n][np.maximum(ids[n - 1], 0)], 0.0)
             return (c + self.k) / (total + self.k * V)
-        # interpolated Kneser-Ney, from the uniform distribution upwards
+        return self.kneser_ney_probs(ids, w)
+
+    # interpolated Kneser-Ney, from the uniform distribution P_0(w) = 1/|V| upwards, m = 1 .. n:
+    #   P_m(w | h) = max(c(h, w) - d, 0) / c(h) + d N1+(h .) / c(h) * P_{m-1}(w | h')     h seen
+    #   P_m(w | h) = P_{m-1}(w | h')                                                     h unseen
+    # h' is h without its oldest token; c are raw counts for the highest order m = n and
+    # continuation counts N1+(. h w) (distinct left neighbours) for every lower order.
+    def kneser_ney_probs(self, ids, w):
+        """P_KN(w | context) for a batch: ids from _context_ids (one (Q,) array per order), w (Q,) -> (Q,)."""
+        ### BEGIN SOLUTION
+        n, V = self.order, self._V
         d = self.discount
         p = np.full(len(w), 1.0 / V)                         # P_0(w) = 1/|V|
         for m in range(1, n + 1):
@@ -240,6 +250,7 @@ class NGramLM:
             total = np.where(seen, totals[m][h], 1.0)
             # P_m = max(c - d, 0)/c(h) + d N1+(h .)/c(h) * P_{m-1};  unseen h: P_m = P_{m-1}
             p = np.where(seen, np.maximum(c - d, 0.0) / total + d * self._types[m][h] / total * p, p)
+        ### END SOLUTION
         return p
 
     def _context_array(self, context):

@@ -63,9 +63,11 @@ def sgns_loss_forward(v, u_pos, u_neg):
         raise ValueError(f"u_pos must have shape (B, d) = {(B, d)} like v, got {u_pos.shape}")
     if u_neg.shape[0] != B or u_neg.shape[2] != d:
         raise ValueError(f"u_neg must have shape (B, K, d) = ({B}, K, {d}), got {u_neg.shape}")
+    ### BEGIN SOLUTION
     s = np.sum(u_pos * v, axis=1)                               # (B,)
     n = np.einsum("bkd,bd->bk", u_neg, v)                       # (B, K)
     loss = (np.sum(np.logaddexp(0, -s)) + np.sum(np.logaddexp(0, n))) / B
+    ### END SOLUTION
     cache = (v, u_pos, u_neg, s, n)
     return loss, cache
 
@@ -79,6 +81,7 @@ def sgns_loss_forward(v, u_pos, u_neg):
 # each multiplied by the upstream dloss.
 def sgns_loss_backward(dloss, cache):
     v, u_pos, u_neg, s, n = cache
+    ### BEGIN SOLUTION
     B = v.shape[0]
     # L = -(1/B) Σ log σ(s) - (1/B) Σ log σ(-n): the two scores first ...
     ds = dloss * (_sigmoid(s) - 1.0) / B                        # (B,)
@@ -87,6 +90,7 @@ def sgns_loss_backward(dloss, cache):
     dv = ds[:, None] * u_pos + np.einsum("bk,bkd->bd", dn, u_neg)
     du_pos = ds[:, None] * v
     du_neg = dn[:, :, None] * v[:, None, :]
+    ### END SOLUTION
     return dv, du_pos, du_neg
 
 
