@@ -265,3 +265,34 @@ def test_list_prints_every_set_and_function():
         assert s.name in done.stdout
         for g in s.functions:
             assert g.name in done.stdout
+
+
+def test_report_tabulates_a_class(tmp_path, solutions):
+    _, report = check(solutions, "--set", "A7")
+    (tmp_path / "ada.json").write_text(json.dumps(report))
+    failing = json.loads(json.dumps(report))
+    failing["functions"]["beam_search"]["status"] = "fail"
+    (tmp_path / "bob.json").write_text(json.dumps(failing))
+    done = subprocess.run([sys.executable, "-m", "minillm", "assignment", "report", "ada.json", "bob.json",
+                           "--csv", "class.csv"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "class.csv").read_text().splitlines() == ["student,A7,total", "ada,4/4,4/4", "bob,3/4,3/4"]
+    (tmp_path / "broken.json").write_text("{")
+    done = subprocess.run([sys.executable, "-m", "minillm", "assignment", "report", "broken.json"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "cannot be read" in done.stderr
+
+
+def test_the_teaching_and_syllabus_tables_are_the_sets():
+    import re
+
+    for page in ("TEACHING.md", "SYLLABUS.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        rows = re.findall(r"^\| (A\d) \|(.*)$", text, re.M)
+        assert [name for name, _ in rows] == [s.name for s in SETS], page
+        for (name, row), s in zip(rows, SETS):
+            after = row.rstrip(" |").rsplit("|", 1)[-1].strip()
+            expected = "—" if not s.depends_on else ", ".join(s.depends_on)
+            assert after in (expected, f"{s.depends_on[0]}–{s.depends_on[-1]}" if s.depends_on else "—"), (page, name)
+            if page == "TEACHING.md":
+                assert f": {len(s.functions)} functions" in row or f": {len(s.functions)} |" in row, (name, row)

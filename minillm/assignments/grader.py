@@ -283,3 +283,26 @@ def format_report(report):
     s = report["score"]
     lines.append(f"score: {s['passed']} / {s['total']} passed")
     return "\n".join(lines)
+
+
+def class_table(reports):
+    """(header, rows) of a class: one row per student ({student: --json report}), per set passed/total, then
+    the total; a cell is "passed/total" of that set's functions."""
+    sets = sorted({r.get("set", "?") for report in reports.values() for r in _functions_of(report).values()})
+    rows = []
+    for student, report in sorted(reports.items()):
+        functions = _functions_of(report)
+        row = [student]
+        for s in sets:
+            in_set = [r for r in functions.values() if r.get("set") == s]
+            row.append(f"{sum(r.get('status') == 'pass' for r in in_set)}/{len(in_set)}" if in_set else "")
+        row.append(f"{sum(r.get('status') == 'pass' for r in functions.values())}/{len(functions)}")
+        rows.append(row)
+    return ["student", *sets, "total"], rows
+
+
+def _functions_of(report):
+    if not isinstance(report, dict) or not isinstance(report.get("functions"), dict):
+        raise ValueError("a report must be the JSON `minillm assignment check --json` writes, with a "
+                         "\"functions\" object")
+    return report["functions"]

@@ -100,6 +100,9 @@ its formula and the notebook section that derives it.
 The check compares your outputs with the reference's on fixed inputs and your gradients
 with central differences of your own forward (float64, relative error below 1e-6).  A
 function that calls one of yours that is not passing yet is reported as blocked by it.
+Hand back these files (they hold every body you write):
+
+{files}
 
 {listing}
 """
@@ -147,10 +150,11 @@ def write_workspace(root, sets, out, *, with_solutions=False):
         (tmp / "assignment").mkdir()
         np.savez(tmp / EXPECTED_FILE, **expected_values(functions))
         info = {"sets": [s.name for s in sets], "functions": [g.name for g in functions],
-                "with_solutions": bool(with_solutions)}
+                "files": files_of(functions), "with_solutions": bool(with_solutions)}
         (tmp / WORKSPACE_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         (tmp / "assignment" / "README.md").write_text(STUDENT_README.format(
-            sets=", ".join(s.name for s in sets), listing=listing(sets)), encoding="utf-8")
+            sets=", ".join(s.name for s in sets), listing=listing(sets),
+            files="\n".join(f"    {f}" for f in info["files"])), encoding="utf-8")
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
@@ -158,6 +162,11 @@ def write_workspace(root, sets, out, *, with_solutions=False):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def files_of(functions):
+    """The source files (relative to the project) that hold the bodies of `functions`: what a student edits."""
+    return sorted({str(module_path(Path(), g.module)) for g in functions})
 
 
 def listing(sets):

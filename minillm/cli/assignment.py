@@ -22,6 +22,10 @@ def add_assignment_parser(sub):
     checked.add_argument("--set", dest="set_name", metavar="NAME", help="grade one set only")
     checked.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     checked.set_defaults(func=cmd_check)
+    collected = commands.add_parser("report", help="one table of a class's --json reports (one file per student)")
+    collected.add_argument("reports", nargs="+", metavar="FILE", help="the students' report files (name = student)")
+    collected.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    collected.set_defaults(func=cmd_report)
 
 
 def cmd_list(args):
@@ -65,3 +69,29 @@ def cmd_check(args):
             raise UserError(f"--json {args.json!r} cannot be written: {e}") from None
     sys.stdout.flush()
     return 0 if report["score"]["passed"] == report["score"]["total"] else 1
+
+
+def cmd_report(args):
+    from minillm.assignments.grader import class_table
+
+    with user_input(""):
+        reports = {}
+        for path in args.reports:
+            try:
+                reports[Path(path).stem] = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise UserError(f"report {path!r} cannot be read as a --json report: {e}") from None
+        header, rows = class_table(reports)
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)).rstrip())
+    if args.csv:
+        import csv
+        import io
+
+        from minillm.atomic import write_text_atomic
+
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([header, *rows])
+        write_text_atomic(args.csv, buffer.getvalue())
+    return 0
