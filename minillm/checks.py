@@ -14,6 +14,8 @@ import numbers
 
 import numpy as np
 
+from minillm.lang import tr
+
 
 def _describe(x):
     if isinstance(x, np.ndarray):
@@ -178,7 +180,8 @@ def stated(written, value, *, tol=None, rel=None, what=""):
     if not abs(shown - number) <= bound:
         raise AssertionError(f"the prose says {written}{' (' + what + ')' if what else ''}, but the notebook "
                              f"computes {shown:.6g}: update the prose or find what changed")
-    print(f"  as stated: {written}{' (' + what + ')' if what else ''}, computed {shown:.6g}")
+    label = f" ({what})" if what else ""
+    print(tr(f"  as stated: {written}{label}, computed {shown:.6g}", f"  与正文一致：{written}{label}，计算值 {shown:.6g}"))
 
 
 # ------------------------------------------------------------------ notebook exercises
@@ -194,5 +197,5 @@ def verdict(exercise, ok, *, right, wrong):
     if not isinstance(ok, (bool, np.bool_)):
         raise TypeError(f"ok must be a bool (the outcome of the check), got {_describe(ok)}")
     if not ok:
-        raise AssertionError(f"Exercise {exercise}: wrong. {wrong}")
-    print(f"Exercise {exercise}: right. {right}")
+        raise AssertionError(tr(f"Exercise {exercise}: wrong. {wrong}", f"练习 {exercise}：错误。{wrong}"))
+    print(tr(f"Exercise {exercise}: right. {right}", f"练习 {exercise}：正确。{right}"))

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "minillm"
 
 LEVELS = [
-    ("leaves", ["minillm.checks", "minillm.atomic", "minillm.gradcheck"]),
+    ("leaves", ["minillm.checks", "minillm.atomic", "minillm.gradcheck", "minillm.lang"]),
     ("layers", ["minillm.layers"]),
     ("kernels", ["minillm.kernels"]),
     ("components", ["minillm.models", "minillm.io", "minillm.tokenizers", "minillm.datasets"]),

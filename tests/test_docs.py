@@ -5,7 +5,7 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DOCS = sorted((ROOT / "docs").glob("*.md"))
+DOCS = sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "docs" / "zh").glob("*.md"))
 
 MODULE = re.compile(r"\bminillm/[\w/]+\.py\b")                       # minillm/layers/attention.py
 NOTEBOOK = re.compile(r"\bnotebooks/(\d\d_\w+)")                      # notebooks/06_self_attention[.ipynb]

@@ -3,7 +3,7 @@
 (a) clean: no outputs and no execution counts in git, so diffs show only what a
     person wrote and nobody reads stale numbers;
 (b) runs: each notebook is executed with nbclient in a fresh "python3" kernel,
-    cwd = notebooks/ (so relative paths such as ../data work), matplotlib on the
+    cwd = its own folder (notebooks/ or notebooks/zh/, as Jupyter would), matplotlib on the
     Agg backend; any error fails the test with the notebook's name and the cell.
 
 Notebooks are discovered when the tests are collected: a new notebook is
@@ -19,7 +19,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+# both editions: the English notebooks and their Chinese twins in notebooks/zh/ (each runs in its own folder)
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb")) + sorted((NOTEBOOKS_DIR / "zh").glob("*.ipynb"))
 
 # Notebooks must run top to bottom in well under a minute (kernel start included).
 NOTEBOOK_BUDGET_S = 60
@@ -34,7 +35,7 @@ def _read(path):
 
 
 def _ids(paths):
-    return [p.name for p in paths]
+    return [str(p.relative_to(NOTEBOOKS_DIR)) for p in paths]
 
 
 def dirty_cells(nb):
@@ -103,7 +104,7 @@ def test_notebook_executes(path, monkeypatch):
     # The kernel inherits this process's environment: no display, no GUI backend.
     monkeypatch.setenv("MPLBACKEND", "Agg")
     try:
-        elapsed = execute(path, NOTEBOOKS_DIR)
+        elapsed = execute(path, path.parent)
     except AssertionError as error:
         pytest.fail(str(error), pytrace=False)
     print(f"{path.name}: executed in {elapsed:.1f} s")

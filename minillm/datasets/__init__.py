@@ -10,6 +10,7 @@
 from minillm.datasets.corpora import (
     CORPUS_FILES,
     DATA_DIR,
+    PROJECT_DIR,
     TINY_SHAKESPEARE_BYTES,
     TINY_SHAKESPEARE_SHA256,
     TINY_SHAKESPEARE_URL,
@@ -23,6 +24,6 @@ from minillm.datasets.corpora import (
     train_val_split,
 )
 
-__all__ = ["CORPUS_FILES", "DATA_DIR", "TINY_SHAKESPEARE_BYTES", "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "DataFileNotFoundError",
+__all__ = ["CORPUS_FILES", "DATA_DIR", "PROJECT_DIR", "TINY_SHAKESPEARE_BYTES", "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "DataFileNotFoundError",
            "download_with_checksum", "read_conll", "read_glue_tsv", "read_text", "resolve_cache_dir",
            "tiny_shakespeare", "train_val_split"]

@@ -14,8 +14,10 @@ from pathlib import Path
 from minillm.atomic import write_bytes_atomic
 from minillm.checks import check_number
 
-# the repository's data/ folder (there when minillm is installed from a clone with pip install -e .)
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+# the clone minillm was installed from (pip install -e .), and its data/ folder; notebooks of both editions
+# (notebooks/, notebooks/zh/) find the project's files through these, whatever folder they run in
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_DIR / "data"
 # the shipped English and Chinese text (the demo GPT's corpus, BERT's pre-training text)
 CORPUS_FILES = (DATA_DIR / "corpus_en.txt", DATA_DIR / "corpus_zh.txt")
 
