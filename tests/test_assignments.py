@@ -296,3 +296,29 @@ def test_the_teaching_and_syllabus_tables_are_the_sets():
             assert after in (expected, f"{s.depends_on[0]}–{s.depends_on[-1]}" if s.depends_on else "—"), (page, name)
             if page == "TEACHING.md":
                 assert f": {len(s.functions)} functions" in row or f": {len(s.functions)} |" in row, (name, row)
+
+
+def test_a_chinese_workspace_stubs_in_chinese_and_grades_the_same(tmp_path):
+    workspace = make(tmp_path / "ws", ["A6"], lang="zh")
+    code, report = check(workspace)
+    assert code == 1 and {r["status"] for r in report["functions"].values()} == {"not_attempted"}
+    hmm = module_path(workspace, "minillm.models.hmm").read_text(encoding="utf-8")
+    assert "HMM.forward 尚未实现（作业 A6）" in hmm and "notebooks/zh/02_hmm.ipynb" in hmm
+    assert "作业工作区" in (workspace / "assignment" / "README.md").read_text(encoding="utf-8")
+    zh_cells = [c for p in (workspace / "notebooks" / "zh").glob("*.ipynb")
+                for c in json.loads(p.read_text(encoding="utf-8"))["cells"]]
+    assert any("尚未作答" in "".join(c["source"]) for c in zh_cells)
+
+
+def test_a_step_function_rewritten_without_its_cell_is_graded(tmp_path):
+    # the stub of rnn_step_forward sits in the cell _rnn_cell; a student who writes the step function
+    # whole, without calling the cell, has attempted it
+    workspace = make(tmp_path / "ws", ["A5"])
+    path = module_path(workspace, "minillm.layers.recurrent")
+    text = path.read_text(encoding="utf-8")
+    old = "    h = _rnn_cell(ax, h_prev, Wh)                                   # (B, d_h)\n"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, "    h = np.tanh(ax + h_prev @ Wh)\n"), encoding="utf-8")
+    _, report = check(workspace, "--set", "A5")
+    assert report["functions"]["rnn_step_forward"]["status"] == "pass"
+    assert report["functions"]["rnn_step_backward"]["status"] == "not_attempted"

@@ -16,8 +16,8 @@ import re
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-# the first words of every stub's message: the grader reads "not_attempted" from them
-NOT_WRITTEN = re.compile(r"^(\S+) is not written yet \(assignment (A\d+)\)")
+# the first words of every stub's message (English or Chinese): the grader reads "not_attempted" from them
+NOT_WRITTEN = re.compile(r"^(\S+) (?:is not written yet \(assignment |尚未实现（作业 )(A\d+)")
 
 
 def regions(lines, where):

@@ -44,7 +44,10 @@ def module_path(root, module):
     return root.joinpath(*module.split(".")).with_suffix(".py")
 
 
-def stub_message(graded, set_name):
+def stub_message(graded, set_name, lang="en"):
+    if lang == "zh":
+        section = graded.section.replace("notebooks/", "notebooks/zh/", 1)
+        return f"{graded.name} 尚未实现（作业 {set_name}）：{graded.formula}。见 {section}。"
     return (f"{graded.name} is not written yet (assignment {set_name}): {graded.formula}. "
             f"See {graded.section}.")
 
@@ -72,7 +75,8 @@ def expected_values(functions):
 
 
 def _stub_notebook(path):
-    """Stub every solution region of the notebook at `path`, in place; the number of regions stubbed."""
+    """Stub every solution region of the notebook at `path`, in place (a notebook of notebooks/zh/ gets the
+    Chinese message); the number of regions stubbed."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     count = 0
     for cell in nb["cells"]:
@@ -81,8 +85,10 @@ def _stub_notebook(path):
         if not found:
             continue
         first = source.split("\n", 1)[0]
-        label = first.lstrip("# ").split(":")[0] if first.startswith("# Exercise") else "An exercise"
-        cell["source"] = stub_cell(cell["cell_type"], source, f"{label} of {path.name} is not answered yet")
+        number = first.split(":")[0].split()[-1] if first.startswith("# Exercise") else "?"
+        message = (f"练习 {number}（{path.name}）尚未作答" if path.parent.name == "zh" else
+                   f"Exercise {number} of {path.name} is not answered yet")
+        cell["source"] = stub_cell(cell["cell_type"], source, message)
         count += len(found)
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return count
@@ -108,9 +114,13 @@ Hand back these files (they hold every body you write):
 """
 
 
-def prepare(out, set_names):
+def prepare(out, set_names, lang="en"):
     """Check what the user asked for: (project root, sets, OUT resolved); a ValueError saying what is wrong."""
+    if lang not in ("en", "zh"):
+        raise ValueError(f"--lang must be en or zh, got {lang!r}")
     root = project_root()
+    if lang == "zh" and not (root / "notebooks" / "zh").is_dir():
+        raise ValueError(f"--lang zh needs the Chinese notebooks, but {root / 'notebooks' / 'zh'} does not exist")
     sets = chosen_sets(set_names)
     out = Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -119,12 +129,30 @@ def prepare(out, set_names):
     return root, sets, out
 
 
-def make(out, set_names, with_solutions=False):
+STUDENT_README_ZH = """# 作业工作区：{sets}
+
+这个文件夹是一份完整的 minillm，下列函数由你来实现。每个函数在函数体的位置（`# YOUR CODE HERE`
+的下一行）抛出 `NotImplementedError`，信息中给出它的公式和推导它的笔记本小节（notebooks/zh/）。
+
+    pip install -e ".[test]"          # 在一个新的虚拟环境中安装一次
+    minillm assignment check          # 评测全部；--set A1 只评测一组；--json report.json 另存报告
+
+评测把你的输出与参考实现在固定输入上的输出比较，并把你的梯度与你自己的前向传播的中心差分比较
+（float64，相对误差低于 1e-6）。如果一个函数调用了你尚未通过的函数，它会被报告为被那个函数阻塞（blocked）。
+请交回下列文件（你写的函数体都在其中）：
+
+{files}
+
+{listing}
+"""
+
+
+def make(out, set_names, with_solutions=False, lang="en"):
     """Write the workspace folder `out`; returns its path."""
-    return write_workspace(*prepare(out, set_names), with_solutions=with_solutions)
+    return write_workspace(*prepare(out, set_names, lang), with_solutions=with_solutions, lang=lang)
 
 
-def write_workspace(root, sets, out, *, with_solutions=False):
+def write_workspace(root, sets, out, *, with_solutions=False, lang="en"):
     """Copy the project from `root` to `out` with `sets` stubbed (prepare() has checked the arguments)."""
     functions = [g for s in sets for g in s.functions]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +169,7 @@ def write_workspace(root, sets, out, *, with_solutions=False):
             for s in sets:
                 for g in s.functions:
                     for qualname in g.regions:
-                        by_module.setdefault(g.module, {})[qualname] = stub_message(g, s.name)
+                        by_module.setdefault(g.module, {})[qualname] = stub_message(g, s.name, lang)
             for module, stubs in by_module.items():
                 path = module_path(tmp, module)
                 path.write_text(stub_source(path.read_text(encoding="utf-8"), stubs, str(path)), encoding="utf-8")
@@ -150,9 +178,9 @@ def write_workspace(root, sets, out, *, with_solutions=False):
         (tmp / "assignment").mkdir()
         np.savez(tmp / EXPECTED_FILE, **expected_values(functions))
         info = {"sets": [s.name for s in sets], "functions": [g.name for g in functions],
-                "files": files_of(functions), "with_solutions": bool(with_solutions)}
+                "files": files_of(functions), "with_solutions": bool(with_solutions), "lang": lang}
         (tmp / WORKSPACE_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-        (tmp / "assignment" / "README.md").write_text(STUDENT_README.format(
+        (tmp / "assignment" / "README.md").write_text((STUDENT_README_ZH if lang == "zh" else STUDENT_README).format(
             sets=", ".join(s.name for s in sets), listing=listing(sets),
             files="\n".join(f"    {f}" for f in info["files"])), encoding="utf-8")
         if out.exists():

@@ -17,6 +17,8 @@ def add_assignment_parser(sub):
                       help="a set to assign (A1 .. A7), repeatable; 'all' for every set")
     made.add_argument("--with-solutions", action="store_true",
                       help="keep the reference bodies (the teacher's copy; its check passes everything)")
+    made.add_argument("--lang", choices=("en", "zh"), default="en",
+                      help="zh: the stubs and the workspace's README in Chinese, pointing at notebooks/zh/")
     made.set_defaults(func=cmd_make)
     checked = commands.add_parser("check", help="grade the workspace the current folder is in")
     checked.add_argument("--set", dest="set_name", metavar="NAME", help="grade one set only")
@@ -40,9 +42,9 @@ def cmd_make(args):
     from minillm.assignments.workspace import prepare, write_workspace
 
     with user_input(""):                                   # unknown set, OUT taken, not a clone: one line
-        root, sets, out = prepare(args.out, args.sets)
+        root, sets, out = prepare(args.out, args.sets, args.lang)
     try:
-        out = write_workspace(root, sets, out, with_solutions=args.with_solutions)
+        out = write_workspace(root, sets, out, with_solutions=args.with_solutions, lang=args.lang)
     except OSError as e:
         raise UserError(f"OUT {args.out!r} cannot be written: {e}") from None
     kind = "teacher's copy (solutions kept)" if args.with_solutions else "student workspace"
