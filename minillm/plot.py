@@ -37,6 +37,7 @@ import numpy as np
 
 from minillm.atomic import atomic_open
 from minillm.checks import check_array, check_choice, check_int
+from minillm.lang import tr
 
 # Figure size of one panel, in inches (width, height).
 PANEL_SIZE = (4.8, 3.6)
@@ -190,14 +191,13 @@ def heatmap(matrix, *, ax=None, row_labels=None, col_labels=None, title=None, xl
     return ax
 
 
-def attention_heatmap(probs, query_tokens, key_tokens=None, *, ax=None, title="attention weights",
-                      annotate=None):
+def attention_heatmap(probs, query_tokens, key_tokens=None, *, ax=None, title=None, annotate=None):
     """Heatmap of one attention matrix: row i = query token i, column j = key token j.
 
     probs (Tq, Tk) is softmax output (each row sums to 1), so the colour scale is fixed to [0, 1]
     and figures of different heads or layers compare directly.  key_tokens defaults to the
     query tokens (self-attention).  Values are written in the cells when Tq, Tk <= 8 unless
-    `annotate` says otherwise.
+    `annotate` says otherwise.  The default title and the axis labels are in the notebook's language.
     """
     check_array("probs", probs)
     if probs.ndim != 2:
@@ -205,8 +205,10 @@ def attention_heatmap(probs, query_tokens, key_tokens=None, *, ax=None, title="a
     key_tokens = query_tokens if key_tokens is None else key_tokens
     if annotate is None:
         annotate = max(probs.shape) <= 8
+    title = tr("attention weights", "注意力权重") if title is None else title
     return heatmap(probs, ax=ax, row_labels=list(query_tokens), col_labels=list(key_tokens), title=title,
-                   xlabel="key (attended to)", ylabel="query (attending)", vmin=0.0, vmax=1.0,
+                   xlabel=tr("key (attended to)", "键（被关注）"), ylabel=tr("query (attending)", "查询（发出关注）"),
+                   vmin=0.0, vmax=1.0,
                    annotate=annotate, cmap="viridis")
 
 
@@ -239,7 +241,7 @@ def line_plot(x, ys, *, ax=None, title=None, xlabel=None, ylabel=None, logy=Fals
     return ax
 
 
-def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel="density", alpha=0.5):
+def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel=None, alpha=0.5):
     """Overlaid density histograms: samples is a dict {label: 1-D values} (or (label, values) pairs)."""
     check_int("bins", bins, low=1)
     pairs = list(samples.items()) if isinstance(samples, dict) else list(samples)
@@ -250,7 +252,7 @@ def histogram(samples, *, ax=None, bins=50, title=None, xlabel=None, ylabel="den
         values = np.asarray(values, dtype=np.float64).ravel()
         ax.hist(values, bins=bins, density=True, alpha=alpha, label=label_text(label))
     ax.legend()
-    _titles(ax, title, xlabel, ylabel)
+    _titles(ax, title, xlabel, tr("density", "密度") if ylabel is None else ylabel)
     return ax
 
 
@@ -269,17 +271,17 @@ def bar_plot(labels, values, *, ax=None, title=None, xlabel=None, ylabel=None):
 
 # ---------------------------------------------------------------------------- the figures the CLI writes
 
-def loss_curve_figure(history, title="training loss"):
+def loss_curve_figure(history, title=None):
     """Per-step training loss (faint), and the evaluated train/val losses (markers); history is
     minillm.train.Trainer.history."""
     fig, ax = new_figure()
-    ax.plot(history["iter"], history["train_loss"], alpha=0.35, label="batch loss")
+    ax.plot(history["iter"], history["train_loss"], alpha=0.35, label=label_text(tr("batch loss", "批损失")))
     if history["eval_iter"]:
-        ax.plot(history["eval_iter"], history["eval_train_loss"], "o-", label="train (eval)")
-        ax.plot(history["eval_iter"], history["val_loss"], "s-", label="val (eval)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(label_text(title))
+        ax.plot(history["eval_iter"], history["eval_train_loss"], "o-", label=label_text(tr("train (eval)", "训练集（评估）")))
+        ax.plot(history["eval_iter"], history["val_loss"], "s-", label=label_text(tr("val (eval)", "验证集（评估）")))
+    ax.set_xlabel(label_text(tr("step", "步数")))
+    ax.set_ylabel(label_text(tr("cross-entropy (nats/token)", "交叉熵（奈特/词元）")))
+    ax.set_title(label_text(tr("training loss", "训练损失") if title is None else title))
     ax.grid(True, alpha=0.3)
     ax.legend()
     return fig
@@ -293,8 +295,8 @@ def confusion_figures(results, label_names):
     fig, axes = new_figure(ncols=len(results), panel_size=(3.6, 3.2), squeeze=False)
     for ax, (name, r) in zip(axes[0], results.items()):
         heatmap(np.array(r["confusion"]), ax=ax, row_labels=label_names, col_labels=label_names, annotate=True,
-                fmt="{:.0f}", colorbar=False, title=f"{name}: acc {r['accuracy']:.2f}",
-                xlabel="predicted", ylabel="true")
+                fmt="{:.0f}", colorbar=False, title=f"{name}: {tr('acc', '准确率')} {r['accuracy']:.2f}",
+                xlabel=tr("predicted", "预测"), ylabel=tr("true", "真实"))
     fig.tight_layout()
     return fig
 
