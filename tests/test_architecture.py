@@ -32,7 +32,7 @@ LEVELS = [
     ("training", ["minillm.optim", "minillm.train", "minillm.generate", "minillm.metrics", "minillm.plot",
                   "minillm.runtime"]),
     ("tasks", ["minillm.tasks", "minillm.assignments"]),
-    ("front", ["minillm.bench", "minillm.cli", "minillm.__main__"]),
+    ("front", ["minillm.bench", "minillm.cli", "minillm.site", "minillm.__main__"]),
     ("shims", ["minillm.finetune", "minillm.ner", "minillm.translate", "minillm.compare", "minillm.beam",
                "minillm.parallel", "minillm.pretrained"]),
 ]

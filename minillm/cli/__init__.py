@@ -1,10 +1,11 @@
-"""The command line: `minillm demo | train | generate | eval | finetune | ner | translate | bench | assignment`.
+"""The command line: `minillm demo | train | generate | eval | finetune | ner | translate | bench | assignment | site`.
 
     args.py     argument types, UserError (printed as one line), user_input()
     lm.py       demo, train, generate, eval: a GPT on any text          (imports GPT when run)
     cases.py    finetune, ner, translate: the article's cases            (imports its task when run)
     bench.py    bench
-    assignment.py   assignment list | make | check: course workspaces and their grader
+    assignment.py   assignment list | make | check | report: course workspaces and their grader
+    site.py     site: the reading edition                                (imports minillm.site when run)
 
 Building the parser imports no model: each command imports what it needs when it runs,
 so `minillm train --help` loads no BERT.
@@ -25,6 +26,7 @@ from minillm.cli.assignment import add_assignment_parser
 from minillm.cli.bench import add_bench_parser
 from minillm.cli.cases import add_finetune_parser, add_ner_parser, add_translate_parser
 from minillm.cli.lm import add_demo_parser, add_eval_parser, add_generate_parser, add_train_parser, load_config_file
+from minillm.cli.site import add_site_parser
 
 __all__ = ["UserError", "build_parser", "load_config_file", "main"]
 
@@ -41,6 +43,7 @@ def build_parser():
     add_translate_parser(sub)    # case 2: English -> French, BLEU
     add_bench_parser(sub)
     add_assignment_parser(sub)   # course workspaces and their grader
+    add_site_parser(sub)         # the reading edition
     return p
 
 
