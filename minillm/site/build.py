@@ -61,11 +61,24 @@ def formula_entries(root=PROJECT_DIR):
         while anchor in seen:
             anchor += "-2"
         seen.add(anchor)
-        body = block[heading.end():]
+        body = _section_links(block[heading.end():])
         modules = sorted(set(re.findall(r"\bminillm/[\w/]+\.py\b", body)))
         notebooks = sorted(set(re.findall(r"\bnotebooks/(\d\d_\w+)", body)))
         entries.append((title, anchor, body, modules, notebooks))
     return entries
+
+
+def _section_links(markdown):
+    """In a "- **Notebook.**" bullet, each "§N" after `notebooks/NN_name` links to that notebook's section N."""
+    def bullet(match):
+        text = match.group(0)
+        parts = re.split(r"(notebooks/\d\d_\w+)", text)     # [before, stem 1, after 1, stem 2, after 2, ...]
+        for k in range(2, len(parts), 2):
+            stem = parts[k - 1][len("notebooks/"):]
+            parts[k] = re.sub(r"(?<![\w\[])§(\d+)", lambda m: f"[§{m.group(1)}](SITE/{notebook_href(stem, 'en')}"
+                                                               f"#s{m.group(1)})", parts[k])
+        return "".join(parts)
+    return re.sub(r"(?m)^- \*\*Notebook\.\*\*.*(?:\n  .*)*", bullet, markdown)
 
 
 def link_paths(rendered, depth):
@@ -85,6 +98,7 @@ def link_paths(rendered, depth):
         file, name = m.group(1), m.group(2)
         return f'<a href="{up}tests/{file[:-3]}.html{"#" + name if name else ""}"><code>{m.group(0)[6:-7]}</code></a>'
 
+    rendered = rendered.replace('href="SITE/', f'href="{up}')
     rendered = re.sub(r"<code>(minillm/[\w/]+\.py)</code>", module, rendered)
     rendered = re.sub(r"<code>notebooks/(\d\d_\w+?)(?:\.ipynb)?</code>", notebook, rendered)
     rendered = re.sub(r"<code>tests/(test_\w+\.py)(?:::(test_\w+))?</code>", test, rendered)
