@@ -180,7 +180,7 @@ def stated(written, value, *, tol=None, rel=None, what=""):
     if not abs(shown - number) <= bound:
         raise AssertionError(f"the prose says {written}{' (' + what + ')' if what else ''}, but the notebook "
                              f"computes {shown:.6g}: update the prose or find what changed")
-    label = f" ({what})" if what else ""
+    label = tr(f" ({what})", f"（{what}）") if what else ""
     print(tr(f"  as stated: {written}{label}, computed {shown:.6g}", f"  与正文一致：{written}{label}，计算值 {shown:.6g}"))
 
 
