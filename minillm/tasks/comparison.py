@@ -34,10 +34,12 @@ import contextlib
 import io
 import math
 import time
+import unicodedata
 
 import numpy as np
 
 from minillm.checks import check_choice, check_int, check_number, check_rng
+from minillm.lang import tr
 from minillm.models.gpt import GPT, GPTConfig
 from minillm.models.hmm import HMM
 from minillm.models.ngram import EOS, NGramLM
@@ -235,6 +237,16 @@ def evaluate(lm, train_text, val_text):
             "n_predicted": n, "train_s": seconds, "cpu_s": cpu_seconds}
 
 
+def _width(text):
+    """Columns `text` takes on a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text, width, right=False):
+    space = " " * max(0, width - _width(text))
+    return space + text if right else text + space
+
+
 def perplexity_table(rows):
     """Rows from `evaluate` -> a fixed-width text table.  All rows must predict the same number of events."""
     if not rows:
@@ -242,12 +254,17 @@ def perplexity_table(rows):
     counts = sorted({row["n_predicted"] for row in rows})
     if len(counts) != 1:
         raise ValueError(f"rows must all be scored on the same number of predicted tokens, got {counts}")
-    w_model = max(len("model"), *(len(r["model"]) for r in rows))
-    w_set = max(len("settings"), *(len(r["settings"]) for r in rows))
-    head = f"{'model':<{w_model}}  {'settings':<{w_set}}  {'held-out PPL':>12}  {'train s':>8}  {'CPU s':>6}"
-    lines = [head, "-" * len(head)]
+    # the header in the notebook's language (a Chinese character is two columns wide: the widths count that)
+    model, settings = tr("model", "模型"), tr("settings", "设置")
+    ppl, train, cpu = tr("held-out PPL", "留出困惑度"), tr("train s", "训练秒"), tr("CPU s", "CPU 秒")
+    w_model = max(_width(model), *(len(r["model"]) for r in rows))
+    w_set = max(_width(settings), *(len(r["settings"]) for r in rows))
+    head = (f"{_pad(model, w_model)}  {_pad(settings, w_set)}  {_pad(ppl, 12, right=True)}  "
+            f"{_pad(train, 8, right=True)}  {_pad(cpu, 6, right=True)}")
+    lines = [head, "-" * _width(head)]
     for r in rows:
         lines.append(f"{r['model']:<{w_model}}  {r['settings']:<{w_set}}  {r['ppl']:12.2f}  "
                      f"{r['train_s']:8.2f}  {r['cpu_s']:6.2f}")
-    lines.append(f"(perplexity per character over the same {counts[0]:,} held-out characters, newlines included)")
+    lines.append(tr(f"(perplexity per character over the same {counts[0]:,} held-out characters, newlines included)",
+                    f"（在同样的 {counts[0]:,} 个留出字符上计算的每字符困惑度，包括换行符）"))
     return "\n".join(lines)
