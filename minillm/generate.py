@@ -24,6 +24,7 @@ from minillm.checks import check_choice, check_int, check_int_array, check_numbe
 
 
 # p_i = exp(z_i / tau) / sum_j exp(z_j / tau)        (tau = temperature)
+# $$ \hat{p}_i = \frac{\exp(z_i / \tau)}{\sum_j \exp(z_j / \tau)} $$
 def softmax_with_temperature(logits, temperature=1.0):
     z = logits.astype(np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
@@ -145,6 +146,10 @@ def generate(model, idx, max_new_tokens, *, greedy=False, temperature=1.0, top_k
 # score is at most max_L s / lp(L).  The search stops once n_best finished
 # hypotheses score at least that bound for every alive prefix (or at max_len,
 # where the alive prefixes are returned as unfinished hypotheses).
+# $$ \text{Greedy:} \quad y_t = \operatorname{argmax}_v \log p(v \mid y_{<t}) $$
+# $$ \log P(y) = \sum_t \log p(y_t \mid y_{<t}) $$
+# $$ \operatorname{score}(y) = \frac{\log P(y)}{\mathrm{lp}(L)}, \qquad \mathrm{lp}(L) = \begin{cases} \left(\frac{5 + L}{6}\right)^{\alpha_\mathrm{lp}} & \text{gnmt} \\ L^{\alpha_\mathrm{lp}} & \text{simple} \end{cases} $$
+# $$ \log P = s \text{ at length } t \;\Rightarrow\; \operatorname{score} \le \max_{t < L \le \mathrm{max\_len}} \frac{s}{\mathrm{lp}(L)} $$
 
 
 @dataclass
@@ -161,6 +166,7 @@ class Hypothesis:
 
 
 # gnmt:   lp(L) = ((5 + L) / 6)^alpha          simple:  lp(L) = L^alpha
+# $$ \text{gnmt: } \mathrm{lp}(L) = \left(\frac{5 + L}{6}\right)^{\alpha_\mathrm{lp}} \qquad \text{simple: } \mathrm{lp}(L) = L^{\alpha_\mathrm{lp}} $$
 def lp(length, alpha, kind="gnmt"):
     """The length penalty lp(L) that divides log P(y); length may be an int or an array."""
     check_choice("length_penalty", kind, {"gnmt", "simple"})
@@ -197,6 +203,7 @@ def greedy_decode(step_fn, batch_size, *, bos_id, eos_id, max_len):
     for _ in range(max_len):
         log_probs = _call(step_fn, prefixes)                               # (B, V)
         # y_t = argmax_v log p(v | y_<t)
+        # $$ y_t = \operatorname{argmax}_v \log p(v \mid y_{<t}) $$
         best = log_probs.argmax(axis=1)                                    # (B,)
         alive = ~done
         log_prob[alive] += log_probs[alive, best[alive]]

@@ -30,6 +30,8 @@ def _check_grads(params, grads):
 
 # global norm  ||g|| = sqrt( sum over all tensors of sum(g^2) )
 # if ||g|| > max_norm:  g <- g * max_norm / ||g||
+# $$ \|g\| = \sqrt{\sum_\text{tensors} \sum_i g_i^2} $$
+# $$ \|g\| > \mathrm{max\_norm}: \quad g \leftarrow g \cdot \frac{\mathrm{max\_norm}}{\|g\| + 10^{-6}} $$
 def clip_grad_norm(grads, max_norm):
     """Scale all gradients in place so their global L2 norm is at most max_norm; return the norm before."""
     check_number("max_norm", max_norm, low=0.0, low_open=True)
@@ -47,6 +49,7 @@ def clip_grad_norm(grads, max_norm):
 #   lr(t) = max_lr * (t+1) / warmup                                      t < warmup
 #   lr(t) = min_lr + 0.5 (1 + cos(pi * (t - warmup)/(decay - warmup))) (max_lr - min_lr)   warmup <= t <= decay
 #   lr(t) = min_lr                                                       t > decay
+# $$ \mathrm{lr}(t) = \begin{cases} \mathrm{max\_lr} \cdot \frac{t + 1}{\mathrm{warmup}} & t < \mathrm{warmup} \\ \mathrm{min\_lr} + \frac{1}{2} \left(1 + \cos\left(\pi\, \frac{t - \mathrm{warmup}}{\max(1,\ \mathrm{decay} - \mathrm{warmup})}\right)\right) (\mathrm{max\_lr} - \mathrm{min\_lr}) & \mathrm{warmup} \le t \le \mathrm{decay} \\ \mathrm{min\_lr} & t > \mathrm{decay} \end{cases} $$
 def cosine_schedule(step, *, max_lr, min_lr, warmup_iters, decay_iters):
     """nanoGPT's schedule: linear warmup, cosine decay to min_lr at decay_iters, then flat."""
     if step < warmup_iters:
@@ -78,9 +81,11 @@ class SGD:
         for k, p in self.params.items():
             g = grads[k] + self.weight_decay * p if self.weight_decay else grads[k]
             # u <- mu u + g
+            # $$ u \leftarrow \mu u + g $$
             self.u[k] *= self.momentum
             self.u[k] += g
             # p <- p - lr u
+            # $$ p \leftarrow p - \mathrm{lr}\, u $$
             p -= lr * self.u[k]
         self.t += 1
 

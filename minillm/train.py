@@ -112,6 +112,7 @@ class BatchSource:
 
 
 # a batch is only as long as its longest row:  keep columns 0 .. t_last,  t_last = the last column any row uses
+# $$ \text{keep columns } 0, \dots, t_\mathrm{last}, \qquad t_\mathrm{last} = \max\{ t : \mathrm{used}_{n t} \text{ for some row } n \} $$
 def trim_padding(*arrays, used):
     """Cut every 2-D array (N, T) to the columns up to the last one that `used` (N, T) marks in any row.
 
@@ -124,6 +125,7 @@ def trim_padding(*arrays, used):
 
 
 # x = tokens[i : i+T],  y = tokens[i+1 : i+T+1]   for B random starts i
+# $$ x_{b,t} = \mathrm{tokens}_{i_b + t}, \qquad y_{b,t} = \mathrm{tokens}_{i_b + t + 1}, \qquad t = 0, \dots, T-1, \qquad i_b \sim \operatorname{Uniform}\{0, \dots, N - T - 1\},\ b = 1, \dots, B $$
 def get_batch(tokens, batch_size, block_size, rng):
     """B random contiguous windows of length T and the same windows shifted by one (the targets)."""
     if tokens.size < block_size + 1:
@@ -200,6 +202,7 @@ def _batch_loss(model, inputs, options, parallel):
 
 
 # mean over every window  x = tokens[iT : iT+T],  y = tokens[iT+1 : iT+T+1]
+# $$ \mathcal{L}_\mathrm{split} = \frac{1}{n_w} \sum_{i=0}^{n_w - 1} \mathcal{L}\left(x^{(i)}, y^{(i)}\right), \qquad x^{(i)}_t = \mathrm{tokens}_{iT + t}, \qquad y^{(i)}_t = \mathrm{tokens}_{iT + t + 1}, \qquad n_w = \left\lfloor \frac{N - 1}{T} \right\rfloor $$
 def full_split_loss(model, tokens, batch_size, parallel=None):
     """Mean loss over the whole split in non-overlapping windows: every token predicted once, no sampling noise."""
     T = model.config.block_size

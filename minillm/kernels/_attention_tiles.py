@@ -32,6 +32,7 @@ MR_ATT = 8   # rows of one register tile
 
 
 # 1 / sqrt(D) in the dtype of `like` (a Python float would make float32 loops float64)
+# $$ s = \frac{1}{\sqrt{d_k}} $$
 @njit(cache=True)
 def _inv_sqrt(D, like):
     s = np.empty(1, dtype=like.dtype)
@@ -46,6 +47,8 @@ def _inv_sqrt(D, like):
 #   op(A)[i, p] = A[i, p], or A[p, i] when a_transposed (so P^T and dS^T are never copied)
 # (the matmul lesson's micro-kernel, 8 x 32 here: it divides the 64 x 64 blocks,
 #  fits the register file, and heads of 32 or 64 need no padding)
+# $$ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} \leftarrow C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} + \sum_{p=0}^{k-1} \operatorname{op}(A)_{a_\mathrm{row} + i,\ p}\, B_{b_\mathrm{row} + p,\ b_\mathrm{col} + j}, \qquad i < 8,\ j < 32 $$
+# $$ \operatorname{op}(A)_{ip} = \begin{cases} A_{ip} & \\ A_{pi} & \mathrm{a\_transposed} \end{cases} $$
 @njit(cache=True)
 def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col):
     acc = _register_tile(MR_ATT, NC, C.dtype)
@@ -77,6 +80,7 @@ def _tile(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col):
 
 # C[0:rows, 0:cols] (+)= op(A)[a_row:a_row+rows, 0:k] @ B[b_row:b_row+k, b_col:b_col+cols]
 #   rows % 8 == 0 and cols % 32 == 0: callers pad with zeros
+# $$ C_{ij} \leftarrow \begin{cases} \sum_{p<k} \operatorname{op}(A)_{a_\mathrm{row} + i,\ p}\, B_{b_\mathrm{row} + p,\ b_\mathrm{col} + j} & \\ C_{ij} + \sum_{p<k} \operatorname{op}(A)_{a_\mathrm{row} + i,\ p}\, B_{b_\mathrm{row} + p,\ b_\mathrm{col} + j} & \mathrm{accumulate} \end{cases} \qquad i < \mathrm{rows},\ j < \mathrm{cols} $$
 @njit(cache=True)
 def _block_product(rows, cols, k, A, a_row, a_transposed, B, b_row, b_col, C, accumulate):
     if not accumulate:
@@ -88,6 +92,7 @@ def _block_product(rows, cols, k, A, a_row, a_transposed, B, b_row, b_col, C, ac
 
 # max_c S[r, c] and sum_c S[r, c], 16 columns at a time (a vector of partial results:
 # a plain running max or sum is a serial chain the compiler may not reorder).
+# $$ \max\left(\mathrm{start},\ \max_c S_{rc}\right) \qquad \sum_c S_{rc} $$
 @njit(cache=True)
 def _row_max(S, r, start):
     part = _register_tile(1, W, S.dtype)
@@ -123,6 +128,7 @@ def _row_sum(S, r):
 # S[r, c] = -inf where query q0 + r may not see key k0 + c:
 #   key past the end, causal (k0 + c > q0 + r + offset), or mask False.
 # Returns at once when the whole block is visible.
+# $$ S_{rc} = -\infty \quad \text{where } k_0 + c \ge T_k \ \text{ or } \ (\text{causal and } k_0 + c > q_0 + r + \mathrm{offset}) \ \text{ or } \ \neg M_{q_0 + r,\ k_0 + c} $$
 @njit(cache=True)
 def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
     last_key = min(k0 + BK, Tk) - 1
@@ -148,6 +154,7 @@ def _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab):
 # Backward: one block's probabilities and score gradients
 # ---------------------------------------------------------------------------
 # From S = Q K^T and dP = dO V^T of a block:  P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
+# $$ S = Q K^\top,\ dP = dO\, V^\top \;\Rightarrow\; P_{ij} = \exp(s\, S_{ij} - \mathrm{lse}_i), \qquad dS_{ij} = P_{ij}\, (dP_{ij} - D_i) $$
 @njit(cache=True)
 def _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset, has_mask, mask, slab):
     for r in range(BQ):

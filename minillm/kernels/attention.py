@@ -158,12 +158,14 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
             for kb in range(_n_key_blocks(qb, Tq, Tk, causal, offset)):
                 k0 = kb * BK
                 # S = Q K^T / sqrt(D), -inf where masked
+                # $$ S = \frac{Q K^\top}{\sqrt{d_k}}, \qquad S_{rc} = -\infty \ \text{where masked} $$
                 _block_product(BQ, BK, D, q[bh], q0, False, k_T[bh], 0, k0, S, False)
                 for r in range(BQ):
                     for c in range(BK):
                         S[r, c] *= scale
                 _mask_block(S, q0, k0, Tq, Tk, causal, offset, has_mask, mask, slab[bh])
                 # m_new = max(m, rowmax S);  alpha = exp(m - m_new)   (0 while m = -inf: O and l are 0 then)
+                # $$ m^\mathrm{new}_r = \max\left(m_r,\ \max_c S_{rc}\right), \qquad \alpha_r = \exp\left(m_r - m^\mathrm{new}_r\right) \quad (\alpha_r = 0 \text{ while } m_r = -\infty) $$
                 for r in range(BQ):
                     m_new = _row_max(S, r, m[r])
                     if m_new == -np.inf:       # nothing visible yet: P = exp(-inf) = 0, alpha = exp(0) = 1
@@ -174,6 +176,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
                         alpha[0, r] = m[r] - m_new     # exponentiated below, with P
                     m[r] = m_new
                 # P = exp(S - m_new);  l = l alpha + rowsum P;  O = O alpha + P V
+                # $$ P_{rc} = \exp\left(S_{rc} - m^\mathrm{new}_r\right), \qquad \ell_r \leftarrow \ell_r\, \alpha_r + \sum_c P_{rc}, \qquad O_r \leftarrow O_r\, \alpha_r + (P V)_r $$
                 _exp_rows(alpha, no_shift, 1, BQ, scratch)
                 _exp_rows(S, shift, BQ, BK, scratch)
                 for r in range(BQ):
@@ -182,6 +185,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
                         O[r, d] *= alpha[0, r]
                 _block_product(BQ, Dv_pad, BK, S, 0, False, v[bh], k0, 0, O, True)
             # out = O / l,  lse = m + log(l);  rows that saw nothing: 0 and -inf
+            # $$ \mathrm{out}_r = \frac{O_r}{\ell_r}, \qquad \mathrm{lse}_r = m_r + \log \ell_r \qquad (\ell_r = 0:\ \mathrm{out}_r = 0,\ \mathrm{lse}_r = -\infty) $$
             for r in range(min(BQ, Tq - q0)):
                 if l[r] != 0.0:                # (NaN too: NaN in, NaN out)
                     inv = 1.0 / l[r]
@@ -203,6 +207,8 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
 # not exist), so that their P = exp(S - inf) = 0.  The block's rows start at `row` of
 # q and dout (q0 for the whole padded arrays here; 0 for attention_one_block.py's
 # one-block copies, which still mask as queries q0, q0 + 1, ...).
+# $$ S = \frac{Q K^\top}{\sqrt{d_k}} \ \text{(masked)}, \qquad P_{ij} = \exp(S_{ij} - \mathrm{lse}_i), \qquad dP = dO\, V^\top, \qquad dS_{ij} = P_{ij}\, (dP_{ij} - D_i) $$
+# $$ \mathrm{shift}_i = \begin{cases} \mathrm{lse}_i & \text{row } i \text{ saw a key} \\ +\infty & \text{otherwise (so } P_{ij} = 0) \end{cases} $$
 @njit(cache=True)
 def _probs_and_dscores(q, k_T, dout, v_T, row, q0, k0, shift, delta, S, dP, scratch,
                        Tq, Tk, D, Dv, scale, causal, offset, has_mask, mask, slab):
@@ -240,6 +246,7 @@ def _work_blocks(q, dout):
 # Key block kb of head bh against every query block that sees it:
 #   dV = sum_qb P^T dO,   dK = sum_qb dS^T Q / sqrt(D)                written into dk, dv
 #   with_dq (the per-head pass, whose core owns the head's dq too): dQ_all[qb] += dS K in the same sweep
+# $$ dV = \sum_{qb} P^\top dO, \qquad dK = \frac{1}{\sqrt{d_k}} \sum_{qb} dS^\top Q, \qquad \mathrm{with\_dq}:\ dQ^{(qb)} \leftarrow dQ^{(qb)} + dS\, K $$
 @njit(cache=True, nogil=True)
 def _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask, causal,
                      blocks, with_dq, dQ_all, dk, dv):
@@ -285,6 +292,7 @@ def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq
 
 
 # Pass 2 of 2, work items over query blocks: dQ = dS K / sqrt(D)
+# $$ dQ = \frac{1}{\sqrt{d_k}} \sum_{kb} dS\, K $$
 @njit(cache=True, nogil=True)
 def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                            mask, slab, has_mask, causal, dq, dk, dv):
@@ -372,6 +380,7 @@ def _transposed(x, rows):
 
 # out = softmax(Q K^T / sqrt(D) + mask) V, computed block by block (see the module docstring)
 #   q (..., Tq, D)   k (..., Tk, D)   v (..., Tk, Dv)   ->   out (..., Tq, Dv)
+# $$ \mathrm{out} = \operatorname{softmax}(A)\, V, \qquad A_{ij} = \begin{cases} q_i k_j^\top / \sqrt{d_k} & M_{ij} \text{ and (not causal or } j \le i + T_k - T_q) \\ -\infty & \text{otherwise} \end{cases} $$
 def attention_forward(q, k, v, *, mask=None, causal=False):
     check_float_array("q", q, min_ndim=2)
     check_float_array("k", k, min_ndim=2)
@@ -422,6 +431,8 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
 
 # dV = P^T dout,  dS = P (dout V^T - D),  dQ = dS K / sqrt(D),  dK = dS^T Q / sqrt(D)
 #   with P recomputed from q, k and the saved lse; D_i = sum_d dout_id out_id
+# $$ dV = P^\top d\mathrm{out}, \qquad dS_{ij} = P_{ij} \left( (d\mathrm{out}\, V^\top)_{ij} - D_i \right), \qquad dQ = \frac{dS\, K}{\sqrt{d_k}}, \qquad dK = \frac{dS^\top Q}{\sqrt{d_k}} $$
+# $$ P = \exp\left(\frac{Q K^\top}{\sqrt{d_k}} - \mathrm{lse}\right), \qquad D_i = \sum_d d\mathrm{out}_{id}\, \mathrm{out}_{id} $$
 def attention_backward(dout, cache):
     q_shape, k_shape, v_shape = cache[-3:]
     check_float_array("dout", dout)

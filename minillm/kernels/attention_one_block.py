@@ -82,6 +82,7 @@ def _load_transposed(x, b, col0, C, t0, n, block_T):
 
 # How many keys the 8 query rows q0 + i .. q0 + i + 7 can see between them: all Tk, or with causal
 # (row t sees keys up to t + Tk - Tq) those up to the tile's last row's
+# $$ n_\mathrm{seen} = \begin{cases} T_k & \text{not causal} \\ \max\left(0,\ \min\left(T_k,\ q_0 + i + 8 + T_k - T_q\right)\right) & \text{causal} \end{cases} \qquad (\text{row } t \text{ sees keys } j \le t + T_k - T_q) $$
 @njit(cache=True, nogil=True)
 def _keys_seen(i, q0, Tk, Tq, causal):
     if not causal:
@@ -91,6 +92,7 @@ def _keys_seen(i, q0, Tk, Tq, causal):
 
 # One register tile of a block product, C[c_row:c_row+8, c_col:c_col+32] = (or += when accumulate)
 #   op(A)[a_row:a_row+8, 0:k] @ B[b_row:b_row+k, b_col:b_col+32]        (op: _attention_tiles.py's _tile)
+# $$ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} \leftarrow \begin{cases} \sum_{p<k} \operatorname{op}(A)_{a_\mathrm{row} + i,\ p}\, B_{b_\mathrm{row} + p,\ b_\mathrm{col} + j} & \\ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} + \sum_{p<k} \operatorname{op}(A)_{a_\mathrm{row} + i,\ p}\, B_{b_\mathrm{row} + p,\ b_\mathrm{col} + j} & \mathrm{accumulate} \end{cases} \qquad i < 8,\ j < 32 $$
 @njit(cache=True, nogil=True)
 def _tile_product(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, accumulate):
     if not accumulate:
@@ -120,6 +122,7 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
             rows = min(BQ, Tq - q0)
             _load(q, b, h * D, D, q0, rows, Q)
             # S = s Q K^T, -inf where masked; with causal, each 8-row tile only up to its last visible key
+            # $$ S = s\, Q K^\top, \qquad S_{rc} = -\infty \ \text{where masked} $$
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, _round_up(seen, NC), NC):
@@ -129,11 +132,13 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
                     S[r, c] *= scale
             _mask_block(S, q0, 0, Tq, Tk, causal, Tk - Tq, has_mask, mask, slab[head])
             # P = exp(S - m)       (a row with nothing visible: shift 0, so P = exp(-inf) = 0)
+            # $$ m_r = \max_c S_{rc}, \qquad P_{rc} = \exp(S_{rc} - m_r) $$
             for r in range(BQ):
                 m = _row_max(S, r, -np.inf)
                 shift[r] = m if m > -np.inf else 0.0
             _exp_rows(S, shift, BQ, BK, scratch)
             # out = P V / l,   lse = m + log l     (the keys a tile cannot see have P = 0: left out)
+            # $$ \mathrm{out}_r = \frac{(P V)_r}{\ell_r}, \qquad \ell_r = \sum_c P_{rc}, \qquad \mathrm{lse}_r = m_r + \log \ell_r $$
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, O.shape[1], NC):
@@ -181,6 +186,7 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
             _load(q, b, h * D, D, q0, rows, Q)
             _load(dout, b, h * Dv, Dv, q0, rows, dO)
             # shift = lse (+inf for rows that saw nothing or do not exist: P = 0),  D_i = dout_i . out_i
+            # $$ \mathrm{shift}_i = \begin{cases} \mathrm{lse}_i & \text{row } i \text{ saw a key} \\ +\infty & \text{otherwise (so } P_{ij} = 0) \end{cases} \qquad D_i = d\mathrm{out}_i \cdot \mathrm{out}_i $$
             for r in range(BQ):
                 shift[r] = np.inf
                 delta[r] = 0.0
@@ -189,6 +195,7 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
                     for d in range(Dv):
                         delta[r] += dO[r, d] * out[b, q0 + r, h * Dv + d]
             # S = Q K^T, dP = dout V^T, each 8-row tile up to its last visible key (P = 0 beyond) ...
+            # $$ S = Q K^\top, \qquad dP = d\mathrm{out}\, V^\top $$
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for j in range(0, BK, NC):
@@ -199,9 +206,11 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
                         S[i:i + MR_ATT, j:j + NC] = 0.0
                         dP[i:i + MR_ATT, j:j + NC] = 0.0
             # ... then P = exp(s S - lse) into S,  dS = P (dP - D_i) into dP
+            # $$ P_{ij} = \exp(s\, S_{ij} - \mathrm{lse}_i), \qquad dS_{ij} = P_{ij}\, (dP_{ij} - D_i) $$
             _dscores(S, dP, q0, 0, shift, delta, scratch, Tq, Tk, scale, causal, Tk - Tq, has_mask, mask,
                      slab[head])
             # dV (+)= P^T dout,  dK (+)= dS^T Q: keys j.. j+7 only from the queries that see key j on
+            # $$ dV = \sum_{\text{query blocks}} P^\top d\mathrm{out}, \qquad dK = \sum_{\text{query blocks}} dS^\top Q $$
             for j in range(0, BK, MR_ATT):
                 first = min(BQ, max(0, j - (Tk - Tq) - q0)) if causal else 0
                 for c in range(0, Dv_pad, NC):
@@ -209,6 +218,7 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
                 for c in range(0, D_pad, NC):
                     _tile_product(BQ - first, dP[first:], j, True, Q, first, c, dK, j, c, q0 > 0)
             # dQ = dS K: each tile up to its last visible key
+            # $$ dQ = dS\, K $$
             for i in range(0, BQ, MR_ATT):
                 seen = _keys_seen(i, q0, Tk, Tq, causal)
                 for c in range(0, D_pad, NC):

@@ -47,6 +47,7 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_CUBIC = 0.044715
 
 # tanh(u) ~= v P(w) / Q(w) for float32, coefficients from tools/fit_tanh.py (lowest degree first)
+# $$ \tanh(u) \approx \frac{v\, P(w)}{Q(w)}, \qquad P(w) = \sum_{i=0}^{4} p_i w^i, \qquad Q(w) = \sum_{i=0}^{4} q_i w^i $$
 TANH_X = np.float32(9.0)
 TANH_P = tuple(np.float32(c) for c in (0.9999998807907104, 10.832292556762695, 22.875486373901367,
                                         10.879597663879395, 0.5675402879714966))
@@ -55,6 +56,7 @@ TANH_Q = tuple(np.float32(c) for c in (1.0, 37.8322639465332, 169.54931640625, 1
 
 
 # float32 tanh without libm:  v = clamp(u, -9, 9),  w = v^2 / 81,  t = v P(w) / Q(w);  exactly +-1 beyond +-9
+# $$ v = \operatorname{clamp}(u, -9, 9), \qquad w = \frac{v^2}{81}, \qquad t = \begin{cases} v\, P(w) / Q(w) & |u| < 9 \\ \operatorname{sign}(u) & |u| \ge 9 \end{cases} $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _tanh_float32(u):
     p, q = TANH_P, TANH_Q
@@ -75,6 +77,7 @@ def _tanh_float32(u):
 
 
 # a_nf = h_nf + b_f   (in place, when there is a bias); returns a_nf
+# $$ a_{nf} = h_{nf} + b_f $$
 @njit(cache=True, nogil=True, inline="always")
 def _add_bias(a, b, has_bias, n, f):
     if has_bias:
@@ -83,6 +86,7 @@ def _add_bias(a, b, has_bias, n, f):
 
 
 # float32, one pass:  a = h + b;  u = sqrt(2/pi) (a + 0.044715 a^3);  t = tanh(u);  z = 0.5 a (1 + t)
+# $$ a = h + b, \qquad u = \sqrt{\frac{2}{\pi}}\, (a + 0.044715\, a^3), \qquad t = \tanh(u), \qquad z = \frac{1}{2}\, a\, (1 + t) $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _bias_gelu_float32(a, b, has_bias, t, z):
     c, k = np.float32(SQRT_2_OVER_PI), np.float32(GELU_CUBIC)
@@ -110,6 +114,8 @@ def tanh_float32(u):
 
 # a_nf = h_nf + b_f   (in place, when there is a bias)
 # u_nf = sqrt(2/pi) (a_nf + 0.044715 a_nf^3)      written into t, which np.tanh then overwrites
+# $$ a_{nf} = h_{nf} + b_f $$
+# $$ u_{nf} = \sqrt{\frac{2}{\pi}}\, (a_{nf} + 0.044715\, a_{nf}^3) $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _bias_gelu_argument(a, b, has_bias, t, sqrt_2_over_pi, cubic):
     N, F = a.shape
@@ -120,6 +126,7 @@ def _bias_gelu_argument(a, b, has_bias, t, sqrt_2_over_pi, cubic):
 
 
 # z_nf = 0.5 a_nf (1 + t_nf)
+# $$ z_{nf} = \frac{1}{2}\, a_{nf}\, (1 + t_{nf}) $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _gelu_output(a, t, z, half, one):
     N, F = a.shape
@@ -129,6 +136,7 @@ def _gelu_output(a, t, z, half, one):
 
 
 # da_nf = dz_nf * (0.5 (1 + t) + 0.5 a (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 a^2))    in place of dz
+# $$ da_{nf} = dz_{nf} \left( \frac{1}{2}(1 + t_{nf}) + \frac{1}{2}\, a_{nf}\, (1 - t_{nf}^2)\, \sqrt{\frac{2}{\pi}} \left(1 + 3 \cdot 0.044715\, a_{nf}^2\right) \right) $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _gelu_backward(dz, a, t, sqrt_2_over_pi, three_cubic, half, one):
     N, F = a.shape
@@ -141,6 +149,7 @@ def _gelu_backward(dz, a, t, sqrt_2_over_pi, three_cubic, half, one):
 
 
 # a (N, F) = x W_1 (modified in place to x W_1 + b),  b (F,) or None   ->   z (N, F), t (N, F)
+# $$ a \leftarrow x W_1 + b $$
 def bias_gelu_forward(a, b):
     """Add the bias to a (in place) and return (z, t): z = gelu_tanh(a), t = tanh(u) saved for backward."""
     dt = a.dtype.type
@@ -156,6 +165,7 @@ def bias_gelu_forward(a, b):
 
 
 # dz (N, F) is overwritten by da = dz * gelu'(a)
+# $$ da = dz \odot \operatorname{GELU}'(a) $$
 def gelu_backward_inplace(dz, a, t):
     """da = dz * d gelu_tanh(a) / da, written into dz (which is returned)."""
     dt = a.dtype.type

@@ -27,6 +27,10 @@ from numba.extending import overload
 # Below X_MIN (the log of the smallest normal number) the result is 0 (-inf gives 0);
 # above X_MAX (where 2^n would leave the exponent range) it is +inf; NaN gives NaN.
 # Attention only ever asks for x <= 0 (scores minus their row maximum or logsumexp).
+# $$ e^x = 2^n e^r, \qquad n = \operatorname{round}(x \log_2 e), \qquad r = x - n \ln 2 \in \left[-\frac{\ln 2}{2}, \frac{\ln 2}{2}\right] $$
+# $$ e^r \approx \sum_{i=0}^{d} \frac{r^i}{i!}, \quad d = 7 \ \text{(float32)},\ 13 \ \text{(float64)}, \qquad \frac{(\ln 2 / 2)^{d+1}}{(d+1)!} < \frac{1}{2}\, \mathrm{ulp} $$
+# $$ \ln 2 = \mathrm{LN2}_\mathrm{hi} + \mathrm{LN2}_\mathrm{lo}, \qquad r = (x - n\, \mathrm{LN2}_\mathrm{hi}) - n\, \mathrm{LN2}_\mathrm{lo} $$
+# $$ e^x = \begin{cases} 0 & x < X_\mathrm{min} \ (\text{and } x = -\infty) \\ +\infty & x > X_\mathrm{max} \\ \mathrm{NaN} & x = \mathrm{NaN} \end{cases} $$
 LOG2E_32, ROUND_32 = np.float32(1.4426950408889634), np.float32(12582912.0)      # 1.5 * 2^23
 LN2_HI_32, LN2_LO_32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
 X_MIN_32, X_MAX_32 = np.float32(-87.3365), np.float32(88.0)

@@ -45,6 +45,7 @@ def _rows(a, d):
 # Linear
 #   out = x W + b          x (..., d_in)  W (d_in, d_out)  b (d_out,) or None  ->  out (..., d_out)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out} = x W + b $$
 def linear_forward(x, W, b=None):
     layers.linear.check_linear_args(x, W, b)
     out = _rows(x, W.shape[0]) @ W                               # (N, d_out), one BLAS call
@@ -55,11 +56,13 @@ def linear_forward(x, W, b=None):
 
 
 # dx = dout W^T       dW = x_rows^T dout_rows       db = sum over rows of dout
+# $$ dx = d\mathrm{out}\, W^\top, \qquad dW = x_\mathrm{rows}^\top\, d\mathrm{out}_\mathrm{rows}, \qquad db = \sum_\mathrm{rows} d\mathrm{out} $$
 def linear_backward(dout, cache):
     x, W, has_bias = cache
     d_in, d_out = W.shape
     dout_rows = _rows(dout, d_out)                               # (N, d_out)
     # out = x W + b: the gradient flows back through the product ...
+    # $$ \mathrm{out} = x W + b $$
     dx = (dout_rows @ W.T).reshape(*x.shape[:-1], d_in)
     # ... and every row of x met the same W: one (d_in, N) x (N, d_out) product adds them up
     dW = _rows(x, d_in).T @ dout_rows
@@ -72,6 +75,7 @@ def linear_backward(dout, cache):
 #   a = x W_1 + b_1,   z = gelu(a),   out = z W_2 + b_2
 # The cache has the NumPy layer's layout, so either backward accepts it.
 # ---------------------------------------------------------------------------
+# $$ a = x W_1 + b_1, \qquad z = \operatorname{GELU}(a), \qquad \mathrm{out} = z W_2 + b_2 $$
 def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
     check_choice("activation", activation, layers.feedforward.ACTIVATIONS.keys())
     if activation != "gelu" or x.dtype not in (np.float32, np.float64):
@@ -102,6 +106,7 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
 
 
 # Reverse order: out = z W_2 + b_2,  z = gelu(a),  a = x W_1 + b_1.   Returns dx, dW1, db1, dW2, db2.
+# $$ \mathrm{out} = z W_2 + b_2, \qquad z = \operatorname{GELU}(a), \qquad a = x W_1 + b_1 $$
 def feedforward_backward(dout, cache):
     if cache[0] != "gelu" or cache[2][0].dtype != dout.dtype:
         return layers.feedforward_backward(dout, cache)
@@ -109,12 +114,15 @@ def feedforward_backward(dout, cache):
     d_ff = W1.shape[1]
     dout_rows = _rows(dout, W2.shape[1])                         # (N, C_out)
     # out = z W_2 + b_2
+    # $$ \mathrm{out} = z W_2 + b_2 $$
     dz = dout_rows @ W2.T                                        # (N, d_ff)
     dW2 = _rows(z, d_ff).T @ dout_rows
     db2 = dout_rows.sum(axis=0) if has_b2 else None
     # z = gelu(a)            (dz becomes da, in place)
+    # $$ z = \operatorname{GELU}(a) $$
     da = gelu_backward_inplace(dz, _rows(a, d_ff), _rows(t, d_ff))
     # a = x W_1 + b_1
+    # $$ a = x W_1 + b_1 $$
     db1 = da.sum(axis=0) if has_b1 else None
     dW1 = _rows(x, W1.shape[0]).T @ da
     dx = (da @ W1.T).reshape(x.shape)
@@ -138,6 +146,9 @@ def feedforward_backward(dout, cache):
 # vector-wide partial sums instead of a serial chain of V additions; it changes s_n by
 # ~1e-16 relative.
 # ---------------------------------------------------------------------------
+# $$ m_n = \max_v z_{nv}, \qquad e_{nv} = \exp(z_{nv} - m_n), \qquad s_n = \sum_v e_{nv} $$
+# $$ \log p_n = z_{n y_n} - (m_n + \log s_n), \qquad g_{nv} = \frac{e_{nv}}{s_n} - \mathbb{1}[v = y_n] \quad (\text{valid rows; } 0 \text{ for ignored ones}) $$
+# $$ \mathcal{L} = -\frac{1}{N_\text{valid}} \sum_{\text{valid } n} \log p_n, \qquad dz = \frac{\mathrm{dloss}}{N_\text{valid}}\, g $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _softmax_xent(logits, m, targets, valid, logp, g):
     N, V = logits.shape
@@ -179,6 +190,7 @@ def cross_entropy_forward(logits, targets, *, ignore_index=layers.softmax.IGNORE
 
 
 # dlogits = dloss * (probs - onehot) / N_valid       (0 for ignored rows)
+# $$ dz = \mathrm{dloss} \cdot \frac{\hat{p} - \operatorname{onehot}(y)}{N_\text{valid}} \quad (0 \text{ for ignored rows}) $$
 def cross_entropy_backward(dloss, cache):
     g, n_valid, shape = cache
     if n_valid == 0:
@@ -191,6 +203,7 @@ def cross_entropy_backward(dloss, cache):
 #   dE[v, :] = sum over positions p with ids[p] == v of dout[p, :]        (V, C)
 # One loop in position order, so repeated ids add up exactly as np.add.at adds them.
 # ---------------------------------------------------------------------------
+# $$ dE_{v,:} = \sum_{p:\ \mathrm{ids}_p = v} d\mathrm{out}_{p,:} $$
 @njit(cache=True, nogil=True)
 def _scatter_add_rows(ids, dout, dE):
     for p in range(ids.size):

@@ -100,6 +100,7 @@ FASTMATH = {"contract"}
 # ---------------------------------------------------------------------------
 # 1. naive: C_ij = sum_p A_ip B_pj, the definition as written
 # ---------------------------------------------------------------------------
+# $$ C_{ij} = \sum_p A_{ip} B_{pj} $$
 @njit(cache=True)
 def _matmul_naive(A, B, C):
     M, K = A.shape
@@ -115,6 +116,7 @@ def _matmul_naive(A, B, C):
 # ---------------------------------------------------------------------------
 # 2. reordered: i, p, j  ->  C[i, :] += A[i, p] B[p, :]   (contiguous, SIMD)
 # ---------------------------------------------------------------------------
+# $$ \text{loops } i, p, j: \qquad C_{i,:} \leftarrow C_{i,:} + A_{ip}\, B_{p,:} $$
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _matmul_reordered(A, B, C):
     M, K = A.shape
@@ -190,6 +192,7 @@ def _register_tile(typingctx, rows, cols, dtype):
 # 256-bit registers on this CPU, half the width; spelling the vector out is the
 # second piece of compiler plumbing.  No bounds are checked: callers guarantee
 # that both rows have W elements from the given column on.
+# $$ y_{y_\mathrm{row},\ y_\mathrm{col} + w} \leftarrow y_{y_\mathrm{row},\ y_\mathrm{col} + w} + a\, x_{x_\mathrm{row},\ x_\mathrm{col} + w}, \qquad w = 0, \dots, W - 1 $$
 @intrinsic
 def _vector_fma(typingctx, y, y_row, y_col, a, x, x_row, x_col):
     element = y.dtype
@@ -231,6 +234,7 @@ def _vector_fma(typingctx, y, y_row, y_col, a, x, x_row, x_col):
 # per step p each of them meets NR / W = 2 vectors of B: 20 vector FMAs into
 # 20 accumulator registers, + 2 for B and 10 for the broadcast a's = 32, exactly
 # the AVX-512 register file (8 x 48 needs 35 and spills: 20% slower).
+# $$ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} \leftarrow \begin{cases} \sum_{p<k} A_{ip} B_{pj} & \text{first depth slice} \\ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} + \sum_{p<k} A_{ip} B_{pj} & \text{otherwise} \end{cases} \qquad i < m_r,\ j < n_r $$
 @njit(cache=True)
 def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr, add):
     acc = _register_tile(MR, NR, C.dtype)
@@ -250,6 +254,7 @@ def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr, add):
         a9 = A[9, p]
         for j in range(0, NR, W):
             # acc[i, j:j+W] += a_i * B[p, j:j+W]          for the 10 rows i
+            # $$ \mathrm{acc}_{i,\ j:j+W} \leftarrow \mathrm{acc}_{i,\ j:j+W} + a_i\, B_{p,\ j:j+W}, \qquad i = 0, \dots, 9 $$
             _vector_fma(acc, 0, j, a0, B, p, j)
             _vector_fma(acc, 1, j, a1, B, p, j)
             _vector_fma(acc, 2, j, a2, B, p, j)
@@ -269,6 +274,7 @@ def _micro_kernel(k, A, B, C, c_row, c_col, mr, nr, add):
 
 
 # C[c_row + i, c_col + j] (+)= acc[i, j] for the mr x nr corner of the tile that exists in C
+# $$ C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} \leftarrow \begin{cases} C_{c_\mathrm{row} + i,\ c_\mathrm{col} + j} + \mathrm{acc}_{ij} & \mathrm{add} \\ \mathrm{acc}_{ij} & \text{otherwise} \end{cases} \qquad i < m_r,\ j < n_r $$
 @njit(cache=True)
 def _write_back(acc, C, c_row, c_col, mr, nr, add):
     for i in range(mr):
@@ -290,6 +296,7 @@ def _micro_kernel_narrow(k, A, B, C, c_row, c_col, mr, nr, add):
             acc[i, j] = 0.0
     for p in range(k):
         # acc[i, 0:W] += a_i * B[p, 0:W]          for the 10 rows i
+        # $$ \mathrm{acc}_{i,\ 0:W} \leftarrow \mathrm{acc}_{i,\ 0:W} + a_i\, B_{p,\ 0:W}, \qquad i = 0, \dots, 9 $$
         _vector_fma(acc, 0, 0, A[0, p], B, p, 0)
         _vector_fma(acc, 1, 0, A[1, p], B, p, 0)
         _vector_fma(acc, 2, 0, A[2, p], B, p, 0)
@@ -306,6 +313,7 @@ def _micro_kernel_narrow(k, A, B, C, c_row, c_col, mr, nr, add):
 # Packing.  A_panel[i, p] = op(A)[ip*MR + i, p0 + p]      (zero beyond the edge)
 #           B_panels[jp, p, j] = op(B)[p0 + p, jp*NR + j]
 # op(X) is X or X^T: reading X[p, i] instead of X[i, p] is all a transpose costs.
+# $$ A^\mathrm{panel}_{ip} = \operatorname{op}(A)_{\mathrm{ip} \cdot M_R + i,\ p_0 + p} \ (0 \text{ beyond the edge}), \qquad B^\mathrm{panels}_{\mathrm{jp},\, p,\, j} = \operatorname{op}(B)_{p_0 + p,\ \mathrm{jp} \cdot N_R + j}, \qquad \operatorname{op}(X) \in \{X, X^\top\} $$
 @njit(cache=True)
 def _pack_a(A, transpose, p0, kc, M, ip, A_panel):
     for i in range(MR):
@@ -333,6 +341,7 @@ def _pack_b(B, transpose, p0, kc, N, B_panels):
 # writes C (so C needs no zeroing), the others add to it.  One parallel region per slice:
 # each core packs its own copy of B's panels (the same work, done side by side, so no
 # second region is needed to share it) and takes every n_workers-th row panel of A.
+# $$ C = \operatorname{op}(A)\, \operatorname{op}(B) = \sum_{p_0 = 0,\, K_C,\, 2K_C,\, \dots} \operatorname{op}(A)_{:,\ p_0 : p_0 + K_C}\ \operatorname{op}(B)_{p_0 : p_0 + K_C,\ :} $$
 @njit(cache=True, parallel=True)
 def _matmul_packed(A, transpose_a, B, transpose_b, C, n_workers):
     M, N = C.shape
@@ -405,6 +414,7 @@ def _packed(a, transpose_a, b, transpose_b, shape):
 
 
 # C = A B            a (..., K) leading axes flattened into rows, b (K, N)  ->  (..., N)
+# $$ C = A B $$
 def matmul(a, b):
     """C = A B with packed panels and a register-tile micro-kernel (the fast Numba version).
 
@@ -419,6 +429,7 @@ def matmul(a, b):
 
 
 # dA = dC B^T        dC (M, N), B (K, N)  ->  (M, K)
+# $$ dA = dC\, B^\top $$
 def matmul_nt(dc, b):
     """dC B^T without forming B^T (B is read transposed while it is packed)."""
     _check_pair("dc", dc, "b", b, 1, 1)
@@ -426,6 +437,7 @@ def matmul_nt(dc, b):
 
 
 # dB = A^T dC        A (M, K), dC (M, N)  ->  (K, N)
+# $$ dB = A^\top dC $$
 def matmul_tn(a, dc):
     """A^T dC without forming A^T (A is read transposed while it is packed)."""
     _check_pair("a", a, "dc", dc, 0, 0)
@@ -433,6 +445,7 @@ def matmul_tn(a, dc):
 
 
 # C = A B   ->   dA = dC B^T,  dB = A^T dC       (a may have leading axes, as in matmul)
+# $$ C = A B \;\Rightarrow\; dA = dC\, B^\top, \qquad dB = A^\top dC $$
 def matmul_backward(dc, a, b):
     """Gradients of C = matmul(a, b): returns (da, db)."""
     check_float_array("dc", dc, min_ndim=1)

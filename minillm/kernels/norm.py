@@ -45,6 +45,7 @@ def _check_norm_args(x, gamma, beta, eps):
 
 
 # sum_c v_c   and   sum_c v_c w_c, in float64 (the only reassociated arithmetic here)
+# $$ \sum_c v_c \qquad \sum_c v_c w_c $$
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _sum(v):
     s = 0.0
@@ -79,6 +80,8 @@ def _dot(v, w):
 # eps and one arrive in x's dtype, and the float64 sums are rounded to that dtype
 # by storing them in arrays of it (mean, var): every line is evaluated in x's dtype.
 # ---------------------------------------------------------------------------
+# $$ \mu_n = \frac{1}{C} \sum_c x_{nc}, \qquad \sigma_n^2 = \frac{1}{C} \sum_c (x_{nc} - \mu_n)^2 $$
+# $$ \mathrm{rstd}_n = \frac{1}{\sqrt{\sigma_n^2 + \epsilon}}, \qquad \mathrm{out}_{nc} = (x_{nc} - \mu_n)\, \mathrm{rstd}_n\, \gamma_c + \beta_c $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _layernorm_forward(x, gamma, beta, eps, one, out, mean, rstd, var):
     N, C = x.shape
@@ -99,6 +102,9 @@ def _layernorm_forward(x, gamma, beta, eps, one, out, mean, rstd, var):
 #   dx_nc    = rstd_n * (dxhat_nc - mean_c(dxhat_n) - xhat_nc * mean_c(dxhat_n * xhat_n))
 #   dgamma_c = sum_n dout_nc * xhat_nc,     dbeta_c = sum_n dout_nc      (float64 sums)
 # ---------------------------------------------------------------------------
+# $$ \hat{x}_{nc} = (x_{nc} - \mu_n)\, \mathrm{rstd}_n, \qquad d\hat{x}_{nc} = d\mathrm{out}_{nc}\, \gamma_c $$
+# $$ dx_{nc} = \mathrm{rstd}_n \left( d\hat{x}_{nc} - \frac{1}{C} \sum_{c'} d\hat{x}_{nc'} - \hat{x}_{nc}\, \frac{1}{C} \sum_{c'} d\hat{x}_{nc'}\, \hat{x}_{nc'} \right) $$
+# $$ d\gamma_c = \sum_n d\mathrm{out}_{nc}\, \hat{x}_{nc}, \qquad d\beta_c = \sum_n d\mathrm{out}_{nc} $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _layernorm_backward(dout, x, mean, rstd, gamma, dx, dgamma, dbeta):
     N, C = x.shape
@@ -123,6 +129,7 @@ def _layernorm_backward(dout, x, mean, rstd, gamma, dx, dgamma, dbeta):
 #   rrms_n = 1 / sqrt((1/C) sum_c x_nc^2 + eps)
 #   out_nc = x_nc * rrms_n * gamma_c
 # ---------------------------------------------------------------------------
+# $$ \mathrm{rrms}_n = \frac{1}{\sqrt{\frac{1}{C} \sum_c x_{nc}^2 + \epsilon}}, \qquad \mathrm{out}_{nc} = x_{nc}\, \mathrm{rrms}_n\, \gamma_c $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _rmsnorm_forward(x, gamma, eps, one, out, rrms, ms):
     N, C = x.shape
@@ -140,6 +147,8 @@ def _rmsnorm_forward(x, gamma, eps, one, out, rrms, ms):
 #   dx_nc    = rrms_n * (dxhat_nc - xhat_nc * mean_c(dxhat_n * xhat_n))
 #   dgamma_c = sum_n dout_nc * xhat_nc                                     (float64 sum)
 # ---------------------------------------------------------------------------
+# $$ \hat{x}_{nc} = x_{nc}\, \mathrm{rrms}_n, \qquad d\hat{x}_{nc} = d\mathrm{out}_{nc}\, \gamma_c $$
+# $$ dx_{nc} = \mathrm{rrms}_n \left( d\hat{x}_{nc} - \hat{x}_{nc}\, \frac{1}{C} \sum_{c'} d\hat{x}_{nc'}\, \hat{x}_{nc'} \right), \qquad d\gamma_c = \sum_n d\mathrm{out}_{nc}\, \hat{x}_{nc} $$
 @njit(cache=True, nogil=True, error_model="numpy")
 def _rmsnorm_backward(dout, x, rrms, gamma, dx, dgamma):
     N, C = x.shape

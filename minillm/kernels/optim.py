@@ -32,6 +32,9 @@ from minillm.checks import check_int, check_number
 
 
 # one tensor (flattened): the five lines of the module docstring, element by element
+# $$ \hat{g} = g \cdot \mathrm{grad\_scale} $$
+# $$ m \leftarrow \beta_1 m + (1 - \beta_1)\, \hat{g}, \qquad v \leftarrow \beta_2 v + (1 - \beta_2)\, \hat{g}^2 $$
+# $$ p \leftarrow p\, (1 - \mathrm{lr} \cdot \mathrm{wd}) \quad \text{(decay set only)}, \qquad p \leftarrow p - \frac{\mathrm{lr}}{1 - \beta_1^t} \cdot \frac{m}{\sqrt{v / (1 - \beta_2^t)} + \epsilon} $$
 @njit(cache=True, error_model="numpy")
 def _adamw_update(p, g, m, v, grad_scale, b1, one_minus_b1, b2, one_minus_b2, decay_factor, step_size, bias2,
                   eps):
@@ -91,6 +94,7 @@ def adamw_step(params, grads, m, v, *, lr, betas, eps, weight_decay, decay, t, g
 # sum_i g_i^2 over one tensor, accumulated in float64.  fastmath={"reassoc"} lets
 # LLVM keep vector-wide partial sums (the order of the additions changes, by
 # ~1e-16 relative); it assumes nothing about inf or NaN, which still propagate.
+# $$ \sum_i g_i^2 $$
 @njit(cache=True, fastmath={"reassoc"})
 def _sum_of_squares(g):
     s = 0.0
@@ -101,6 +105,7 @@ def _sum_of_squares(g):
 
 
 # ||g|| = sqrt( sum over all tensors of sum(g^2) )
+# $$ \|g\| = \sqrt{\sum_\text{tensors} \sum_i g_i^2} $$
 def global_grad_norm(grads):
     """The global L2 norm of a list of gradient arrays, accumulated in float64 (as clip_grad_norm does)."""
     return math.sqrt(sum(_sum_of_squares(np.ascontiguousarray(g).reshape(-1)) for g in grads))

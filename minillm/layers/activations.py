@@ -47,6 +47,11 @@ _GELU_VARIANTS = {"tanh", "none"}
 # x_hi having 24 significant bits: x_hi^2 is then exact in float64 and
 #   exp(-x^2) = exp(-x_hi^2) * exp(-(x - x_hi)(x + x_hi)).
 # ---------------------------------------------------------------------------
+# $$ \operatorname{erf}(x) = \frac{2}{\sqrt{\pi}} \exp(-x^2) \sum_{n \ge 0} \frac{2^n x^{2n+1}}{1 \cdot 3 \cdot 5 \cdots (2n+1)} \qquad |x| < 2 $$
+# $$ \mathrm{term}_0 = x, \qquad \mathrm{term}_n = \mathrm{term}_{n-1} \cdot \frac{2 x^2}{2n + 1} $$
+# $$ \operatorname{erfc}(x) = \frac{\exp(-x^2)}{\sqrt{\pi}} \cdot \frac{1}{x + \frac{1/2}{x + \frac{2/2}{x + \frac{3/2}{x + \cdots}}}} \qquad x \ge 2 $$
+# $$ \exp(-x^2) = \exp(-x_{\mathrm{hi}}^2) \cdot \exp\left(-(x - x_{\mathrm{hi}})(x + x_{\mathrm{hi}})\right) $$
+# $$ x_{\mathrm{hi}} = x \text{ rounded to 24 significant bits} $$
 _SERIES_TERMS = 40
 _CF_DEPTH = 60
 _SWITCH = 2.0
@@ -91,6 +96,7 @@ def erf(x):
     out = np.empty_like(z)
     out[small] = _erf_series(z[small])
     # erf(x) = sign(x) * (1 - erfc(|x|)) for |x| >= 2
+    # $$ \operatorname{erf}(x) = \operatorname{sign}(x) \left(1 - \operatorname{erfc}(|x|)\right) \qquad |x| \ge 2 $$
     out[~small] = np.sign(z[~small]) * (1.0 - _erfc_continued_fraction(a[~small]))
     out[np.isnan(z)] = np.nan
     return out.astype(x.dtype) if x.dtype.kind == "f" else out
@@ -106,6 +112,7 @@ def erfc(x):
     middle = ~(big | tiny)
     out[big] = _erfc_continued_fraction(z[big])
     # erfc(-x) = 2 - erfc(x): no cancellation, erfc(x) is small there
+    # $$ \operatorname{erfc}(-x) = 2 - \operatorname{erfc}(x) \qquad x \ge 2 $$
     out[tiny] = 2.0 - _erfc_continued_fraction(-z[tiny])
     # |x| < 2: erfc(x) >= 0.0046, so 1 - erf(x) loses at most ~3 digits to cancellation
     # (relative error ~1e-13 near |x| = 2, ~1e-16 elsewhere)
@@ -119,6 +126,8 @@ def _sigmoid(x):
     # z = exp(-|x|) in (0, 1], never overflowing:
     #   x >= 0:  sigmoid(x) = 1 / (1 + z)
     #   x <  0:  sigmoid(x) = z / (1 + z)      (multiply top and bottom by exp(x))
+    # $$ \operatorname{sigmoid}(x) = \frac{1}{1 + \exp(-x)} = \begin{cases} \frac{1}{1 + z} & x \ge 0 \\ \frac{z}{1 + z} & x < 0 \end{cases} $$
+    # $$ z = \exp(-|x|) \in (0, 1] $$
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
@@ -127,6 +136,7 @@ def _sigmoid(x):
 # ReLU
 #   out = max(x, 0)                           x (...)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out} = \max(x, 0) $$
 def relu_forward(x):
     check_float_array("x", x)
     ### BEGIN SOLUTION
@@ -137,6 +147,7 @@ def relu_forward(x):
 
 
 # dx = dout * [x > 0]      (the subgradient at x = 0 is taken as 0, as in PyTorch)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \mathbb{1}[x > 0] $$
 def relu_backward(dout, cache):
     x = cache
     ### BEGIN SOLUTION
@@ -149,6 +160,7 @@ def relu_backward(dout, cache):
 # Sigmoid
 #   out = 1 / (1 + exp(-x))                   x (...)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out} = \frac{1}{1 + \exp(-x)} $$
 def sigmoid_forward(x):
     check_float_array("x", x)
     out = _sigmoid(x)
@@ -157,9 +169,11 @@ def sigmoid_forward(x):
 
 
 # dx = dout * out * (1 - out)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \mathrm{out} \odot (1 - \mathrm{out}) $$
 def sigmoid_backward(dout, cache):
     out = cache
     # out = sigmoid(x):  d out / dx = sigmoid(x) (1 - sigmoid(x))
+    # $$ \frac{\partial \, \mathrm{out}}{\partial x} = \operatorname{sigmoid}(x) \left(1 - \operatorname{sigmoid}(x)\right) $$
     return dout * out * (1 - out)
 
 
@@ -167,6 +181,7 @@ def sigmoid_backward(dout, cache):
 # Tanh
 #   out = tanh(x)                             x (...)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out} = \tanh(x) $$
 def tanh_forward(x):
     check_float_array("x", x)
     out = np.tanh(x)
@@ -175,9 +190,11 @@ def tanh_forward(x):
 
 
 # dx = dout * (1 - out^2)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot (1 - \mathrm{out}^2) $$
 def tanh_backward(dout, cache):
     out = cache
     # out = tanh(x):  d out / dx = 1 - tanh(x)^2
+    # $$ \frac{\partial \, \mathrm{out}}{\partial x} = 1 - \tanh(x)^2 $$
     return dout * (1 - out * out)
 
 
@@ -186,6 +203,7 @@ def tanh_backward(dout, cache):
 #   s = sigmoid(x)
 #   out = x * s                               x (...)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ s = \operatorname{sigmoid}(x) \qquad \mathrm{out} = x \odot s $$
 def silu_forward(x):
     check_float_array("x", x)
     s = _sigmoid(x)
@@ -195,9 +213,11 @@ def silu_forward(x):
 
 
 # d out / dx = s + x s (1 - s) = s (1 + x (1 - s))
+# $$ \frac{\partial \, \mathrm{out}}{\partial x} = s + x s (1 - s) = s \left(1 + x (1 - s)\right) $$
 def silu_backward(dout, cache):
     x, s = cache
     # out = x * s, with s = sigmoid(x) and ds/dx = s (1 - s)  (product rule)
+    # $$ \mathrm{out} = x s, \quad s = \operatorname{sigmoid}(x), \quad \frac{\partial s}{\partial x} = s (1 - s) $$
     return dout * s * (1 + x * (1 - s))
 
 
@@ -210,6 +230,9 @@ def silu_backward(dout, cache):
 # The exact form is computed as x * 0.5 * erfc(-x / sqrt(2)), the same value, but
 # accurate to the last digit also for x << 0 where 1 + erf(...) would cancel.
 # ---------------------------------------------------------------------------
+# $$ \text{none (exact):} \quad \mathrm{out} = x \, \Phi(x) = \frac{1}{2} x \left(1 + \operatorname{erf}(x / \sqrt{2})\right) $$
+# $$ \text{computed as } \mathrm{out} = x \cdot \frac{1}{2} \operatorname{erfc}(-x / \sqrt{2}) $$
+# $$ \text{tanh (GPT-2):} \quad u = \sqrt{2 / \pi} \left(x + 0.044715 \, x^3\right) \qquad \mathrm{out} = \frac{1}{2} x \left(1 + \tanh(u)\right) $$
 def gelu_forward(x, *, approximate="tanh"):
     check_float_array("x", x)
     check_choice("approximate", approximate, _GELU_VARIANTS)
@@ -230,6 +253,9 @@ def gelu_forward(x, *, approximate="tanh"):
 
 # "tanh":  d out / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 # "none":  d out / dx = Phi(x) + x phi(x),     phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+# $$ \text{tanh:} \quad \frac{\partial \, \mathrm{out}}{\partial x} = \frac{1}{2} (1 + t) + \frac{1}{2} x (1 - t^2) \sqrt{2 / \pi} \left(1 + 3 \cdot 0.044715 \, x^2\right) $$
+# $$ t = \tanh(u) $$
+# $$ \text{none:} \quad \frac{\partial \, \mathrm{out}}{\partial x} = \Phi(x) + x \, \phi(x) \qquad \phi(x) = \frac{\exp(-x^2 / 2)}{\sqrt{2 \pi}} $$
 def gelu_backward(dout, cache):
     x, approximate, t_or_Phi = cache
     ### BEGIN SOLUTION
@@ -253,6 +279,7 @@ def gelu_backward(dout, cache):
 #   s = sigmoid(a)
 #   out = silu(a) * b = a s b                 a (...), b (same shape)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ s = \operatorname{sigmoid}(a) \qquad \mathrm{out} = \operatorname{silu}(a) \odot b = a \odot s \odot b $$
 def swiglu_forward(a, b):
     check_float_array("a", a)
     check_float_array("b", b)
@@ -268,6 +295,7 @@ def swiglu_forward(a, b):
 
 # da = dout * b * s (1 + a (1 - s))
 # db = dout * silu(a)
+# $$ \frac{\partial \mathcal{L}}{\partial a} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot b \odot s \odot \left(1 + a \odot (1 - s)\right) \qquad \frac{\partial \mathcal{L}}{\partial b} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \operatorname{silu}(a) $$
 def swiglu_backward(dout, cache):
     a, b, s, silu_a = cache
     ### BEGIN SOLUTION

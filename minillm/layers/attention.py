@@ -51,6 +51,8 @@ from minillm.layers.positional import rope_backward, rope_forward
 # Query row i sits at absolute position i + Tk - Tq.  With Tq == Tk this is the
 # usual lower triangle; with a KV cache (Tq new tokens after Tk - Tq cached ones)
 # the last query sees every key, exactly as in the full-sequence computation.
+# $$ M_{ij} = \mathrm{true} \iff j \le i + (T_k - T_q) $$
+# $$ i = 0, \dots, T_q - 1, \quad j = 0, \dots, T_k - 1 $$
 def causal_mask(Tq, Tk):
     i = np.arange(Tq)[:, None]       # (Tq, 1)
     j = np.arange(Tk)[None, :]       # (1, Tk)
@@ -63,6 +65,9 @@ def causal_mask(Tq, Tk):
 # out = P V                               (..., Tq, d_v)
 #   q (..., Tq, d_k)   k (..., Tk, d_k)   v (..., Tk, d_v)   (usually ... = (B, H); d_k is `D` in the code)
 #   mask: bool, broadcastable to (..., Tq, Tk), True = may attend
+# $$ A = \frac{Q K^\top}{\sqrt{d_k}} $$
+# $$ A_{ij} = -\infty \quad \text{where } \mathrm{mask}_{ij} \text{ is false, or (causal) } j > i + T_k - T_q $$
+# $$ P = \operatorname{softmax}_j(A) \quad (P_{i,:} = 0 \text{ for a fully masked row } i) \qquad \mathrm{out} = P V $$
 def attention_forward(q, k, v, *, mask=None, causal=False):
     check_float_array("q", q, min_ndim=2)
     check_float_array("k", k, min_ndim=2)
@@ -105,6 +110,9 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
 # A = Q K^T * scale    ->  dQ = dA K * scale,   dK = dA^T Q * scale      (scale = 1/sqrt(d_k))
 # Masked entries have P_ij = 0, so they receive dA_ij = 0: no gradient leaks
 # through the mask, and a fully masked row gives zero gradients.
+# $$ \frac{\partial \mathcal{L}}{\partial V} = P^\top \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \qquad \frac{\partial \mathcal{L}}{\partial P} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \, V^\top $$
+# $$ \frac{\partial \mathcal{L}}{\partial A_{ij}} = P_{ij} \left( \frac{\partial \mathcal{L}}{\partial P_{ij}} - \sum_l \frac{\partial \mathcal{L}}{\partial P_{il}} P_{il} \right) $$
+# $$ \frac{\partial \mathcal{L}}{\partial Q} = \frac{1}{\sqrt{d_k}} \frac{\partial \mathcal{L}}{\partial A} K \qquad \frac{\partial \mathcal{L}}{\partial K} = \frac{1}{\sqrt{d_k}} \left( \frac{\partial \mathcal{L}}{\partial A} \right)^\top Q $$
 def attention_backward(dout, cache):
     q, k, v, probs, scale = cache
     ### BEGIN SOLUTION
@@ -123,6 +131,8 @@ def attention_backward(dout, cache):
 # (..., T, C) -> (..., H, T, d_k): column block h*d_k:(h+1)*d_k of C is head h.
 # A transposed VIEW of x, no copy: a head's rows stay interleaved with the other heads' in
 # x's (..., T, H*d_k) layout (the Numba kernel for short sequences reads them there).
+# $$ x_h = x[\dots, h d_k : (h+1) d_k] \qquad h = 0, \dots, H - 1 $$
+# $$ (\dots, T, C) \to (\dots, H, T, d_k) $$
 def split_heads(x, n_heads):
     *lead, T, C = x.shape
     return x.reshape(*lead, T, n_heads, C // n_heads).swapaxes(-2, -3)
@@ -146,6 +156,11 @@ def merge_heads(x):
 #   arange(Tk).  The queries are the LAST Tq of them (positions[Tk - Tq:]), the
 #   same end alignment as the causal mask; for a chunk starting at offset t0 of
 #   a longer text pass positions = t0 + arange(Tk).
+# $$ Q = X_q W_Q + b_Q \qquad K = X_{\mathrm{kv}} W_K + b_K \qquad V = X_{\mathrm{kv}} W_V + b_V $$
+# $$ Q_h = Q[\dots, h d_k : (h+1) d_k] \text{ (and so } K_h, V_h\text{)}, \qquad d_k = C / H $$
+# $$ \text{rope: } Q_h, K_h \leftarrow \operatorname{RoPE}(Q_h), \operatorname{RoPE}(K_h) $$
+# $$ \mathrm{head}_h = \operatorname{Attention}(Q_h, K_h, V_h) $$
+# $$ \mathrm{out} = \operatorname{Concat}(\mathrm{head}_0, \dots, \mathrm{head}_{H-1}) \, W_O + b_O $$
 def multihead_attention_forward(x_q, x_kv, Wq, bq, Wk, bk, Wv, bv, Wo, bo, *, n_heads, mask=None,
                                 causal=False, rope=False, rope_base=10000.0, positions=None):
     check_float_array("x_q", x_q, min_ndim=2)

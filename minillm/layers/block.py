@@ -108,6 +108,7 @@ def block_params(params, prefix):
 
 
 # out = x + y                        x, y (...) -> out (...)
+# $$ \mathrm{out} = x + y $$
 def residual_forward(x, y):
     check_float_array("x", x)
     check_float_array("y", y)
@@ -118,6 +119,7 @@ def residual_forward(x, y):
 
 
 # dx = dout,  dy = dout              (a sum passes the gradient to both terms unchanged)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \qquad \frac{\partial \mathcal{L}}{\partial y} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} $$
 def residual_backward(dout, cache):
     return dout.copy(), dout.copy()
 
@@ -188,6 +190,8 @@ def _check_block(x, params, *, n_heads, C_mem=None, cross=False, norm_type="laye
 # RMSNorm(x)   = x / sqrt(mean(x^2) + eps) * gamma                (B, T, C)
 # The norm named `prefix` of a params dict ("ln1" reads ln1.gamma, ln1.beta); the backward writes
 # grads[prefix + ".gamma"] (and ".beta" when there is one).  GPT's final norm ln_f uses them too.
+# $$ \operatorname{LayerNorm}(x) = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \odot \gamma + \beta \quad (\beta = 0 \text{ when the key is absent}) $$
+# $$ \operatorname{RMSNorm}(x) = \frac{x}{\sqrt{\frac{1}{C} \sum_c x_c^2 + \epsilon}} \odot \gamma $$
 def named_norm_forward(x, params, prefix, norm_type, eps, ops=NUMPY_OPS):
     gamma = params[f"{prefix}.gamma"]
     if norm_type == "rmsnorm":
@@ -217,6 +221,11 @@ def named_norm_backward(dout, cache, grads, ops=NUMPY_OPS):
 #   kv_cache: k, v = the cached keys/values followed by the new ones           (B, H, T_k, D)
 #   y = softmax(q k^T / sqrt(D) + mask) v                                       (B, H, T, D)
 #   out = Concat(heads) W_o + b_o                                               (B, T, C)
+# $$ Q = x_q W_Q + b_Q \qquad K = x_{\mathrm{kv}} W_K + b_K \qquad V = x_{\mathrm{kv}} W_V + b_V $$
+# $$ \text{split } C \text{ into } H \text{ heads of } d_k = C / H $$
+# $$ \text{rope: } Q, K \leftarrow \operatorname{RoPE}(Q), \operatorname{RoPE}(K) $$
+# $$ \text{KV cache: } K, V \leftarrow \text{the cached keys, values followed by the new ones} $$
+# $$ \mathrm{heads} = \operatorname{softmax}\left( \frac{Q K^\top}{\sqrt{d_k}} + \mathrm{mask} \right) V \qquad \mathrm{out} = \operatorname{Concat}(\mathrm{heads}) \, W_O + b_O $$
 def _attention(x_q, x_kv, params, prefix, ops, *, n_heads, causal=False, mask=None, rope=False,
                rope_base=10000.0, positions=None, kv_cache=None):
     def w(name):
@@ -267,6 +276,8 @@ def _attention_back(dout, cache, grads, ops):
 
 # FFN(x) = act(x W_1 + b_1) W_2 + b_2                          (B, T, C)
 # SwiGLU: FFN(x) = (silu(x W_gate) * (x W_up)) W_down           (LLaMA, no biases)
+# $$ \operatorname{FFN}(x) = \operatorname{act}(x W_1 + b_1) \, W_2 + b_2 $$
+# $$ \text{SwiGLU: } \operatorname{FFN}(x) = \left( \operatorname{silu}(x W_{\mathrm{gate}}) \odot x W_{\mathrm{up}} \right) W_{\mathrm{down}} $$
 def _mlp(x, params, activation, ops):
     if activation == "swiglu":
         out, cache = ops.swiglu_feedforward_forward(x, params["mlp.W_gate"], params["mlp.W_up"],
@@ -292,6 +303,7 @@ def _mlp_back(dout, cache, grads, ops):
 
 # Drop(y) = y * keep / (1 - p) while training.  p = 0 or evaluating: the identity, with
 # nothing drawn, cached or copied (cache None).
+# $$ \operatorname{Drop}(y) = \begin{cases} y \odot \mathrm{keep} / (1 - p) & \text{training, } p > 0 \\ y & p = 0 \text{ or evaluating} \end{cases} $$
 def _dropout(y, p, rng, training, ops):
     if p == 0 or not training:
         return y, None
@@ -316,6 +328,8 @@ def _dropout_back(dout, cache, ops):
 #   and returns all of them (B, H, T_k, D); x holds only the new tokens (pass their positions),
 #   and the block keeps no backward cache (returns cache None).
 # ops: the operations (module docstring); the backward reads them from the cache.
+# $$ a = \operatorname{Norm}_1(x) \qquad h = x + \operatorname{Drop}\left( \operatorname{MHA}(a, a;\ \mathrm{causal}, \mathrm{mask}) \right) $$
+# $$ b = \operatorname{Norm}_2(h) \qquad \mathrm{out} = h + \operatorname{Drop}\left( \operatorname{FFN}(b) \right) $$
 def decoder_block_forward(x, params, *, n_heads, causal=True, mask=None, norm_type="layernorm", eps=1e-5,
                           activation="gelu", dropout=0.0, rng=None, training=True, rope=False, rope_base=10000.0,
                           positions=None, kv_cache=None, ops=NUMPY_OPS):
@@ -377,6 +391,10 @@ def decoder_block_backward(dout, cache):
 #   h   = x + Drop(MHA(LN1(x)))              out = h + Drop(FFN(LN2(h)))
 #   x (B, T, C);  mask: bool padding mask broadcastable to (B, H, T, T), e.g. (B, 1, 1, T)
 #   BERT uses eps = 1e-12 and activation = "gelu_erf".
+# $$ \text{post:} \quad s_1 = x + \operatorname{Drop}\left( \operatorname{MHA}(x, x;\ \mathrm{mask}) \right) \qquad h = \operatorname{LN}_1(s_1) $$
+# $$ s_2 = h + \operatorname{Drop}\left( \operatorname{FFN}(h) \right) \qquad \mathrm{out} = \operatorname{LN}_2(s_2) $$
+# $$ \text{pre:} \quad h = x + \operatorname{Drop}\left( \operatorname{MHA}(\operatorname{LN}_1(x)) \right) $$
+# $$ \mathrm{out} = h + \operatorname{Drop}\left( \operatorname{FFN}(\operatorname{LN}_2(h)) \right) $$
 def encoder_block_forward(x, params, *, n_heads, mask=None, norm="post", eps=1e-5, activation="gelu_erf",
                           dropout=0.0, rng=None, training=True, ops=NUMPY_OPS):
     check_choice("norm", norm, {"pre", "post"})
@@ -434,6 +452,13 @@ def encoder_block_backward(dout, cache):
 #   x (B, T, C)   memory (B, T_mem, C_mem) the encoder's output (not normalised here)
 #   self_mask broadcastable to (B, H, T, T);  memory_mask to (B, H, T, T_mem), e.g. (B, 1, 1, T_mem)
 #   params: the decoder block's keys plus ln_cross.* and cross.* (module docstring).
+# $$ \text{pre:} \quad h_1 = x + \operatorname{Drop}\left( \operatorname{MHA}_{\mathrm{self}}(\operatorname{LN}_1(x);\ \mathrm{causal}, M_{\mathrm{self}}) \right) $$
+# $$ h_2 = h_1 + \operatorname{Drop}\left( \operatorname{MHA}_{\mathrm{cross}}(\operatorname{LN}_{\mathrm{cross}}(h_1), m;\ M_{\mathrm{mem}}) \right) $$
+# $$ \text{queries from } \operatorname{LN}_{\mathrm{cross}}(h_1), \quad \text{keys and values from the memory } m $$
+# $$ \mathrm{out} = h_2 + \operatorname{Drop}\left( \operatorname{FFN}(\operatorname{LN}_2(h_2)) \right) $$
+# $$ \text{post:} \quad h_1 = \operatorname{LN}_1\left( x + \operatorname{Drop}(\operatorname{MHA}_{\mathrm{self}}(x)) \right) $$
+# $$ h_2 = \operatorname{LN}_{\mathrm{cross}}\left( h_1 + \operatorname{Drop}(\operatorname{MHA}_{\mathrm{cross}}(h_1, m)) \right) $$
+# $$ \mathrm{out} = \operatorname{LN}_2\left( h_2 + \operatorname{Drop}(\operatorname{FFN}(h_2)) \right) $$
 def cross_decoder_block_forward(x, memory, params, *, n_heads, self_mask=None, memory_mask=None, causal=True,
                                 norm="pre", eps=1e-5, activation="gelu", dropout=0.0, rng=None, training=True,
                                 ops=NUMPY_OPS):
@@ -536,6 +561,7 @@ def cross_decoder_block_backward(dout, cache):
 # reads each earlier position; cross_attention_probs of a cross-attention decoder block
 # (B, H, T, T_mem), row t = how much target position t reads each memory position.
 # Both need the NumPy attention (NUMPY_OPS keeps P; the fused kernel keeps one log-sum-exp per row).
+# $$ P = \operatorname{softmax}\left( \frac{Q K^\top}{\sqrt{d_k}} + \mathrm{mask} \right) $$
 def self_attention_probs(cache):
     ops, cache_ln1, cache_attn, cache_drop1, cache_ln2, cache_mlp, cache_drop2 = cache
     return _probs_of(cache_attn)

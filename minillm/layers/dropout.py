@@ -21,6 +21,8 @@ from minillm.checks import check_float_array, check_number, check_rng
 #   x (...)  ->  out (...)
 # training=False or p = 0: out = x (no rng needed).
 # ---------------------------------------------------------------------------
+# $$ \mathrm{keep}_j = \mathbb{1}[u_j \ge p], \quad u_j \sim \mathrm{Uniform}[0, 1) \qquad \left(\Pr(\mathrm{keep}_j = 1) = 1 - p\right) $$
+# $$ \mathrm{out}_j = \frac{x_j \, \mathrm{keep}_j}{1 - p} \qquad \left(\mathrm{out} = x \text{ when training is off or } p = 0\right) $$
 def dropout_forward(x, *, p, rng, training=True):
     check_float_array("x", x)
     check_number("p", p, low=0.0, high=1.0, high_open=True)
@@ -40,6 +42,7 @@ def dropout_forward(x, *, p, rng, training=True):
 
 
 # dx = dout * keep / (1 - p)        (identity when dropout was off)
+# $$ \frac{\partial \mathcal{L}}{\partial x_j} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}_j} \, \frac{\mathrm{keep}_j}{1 - p} \qquad \left(\frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \text{ when dropout was off}\right) $$
 def dropout_backward(dout, cache):
     if cache is None:
         # out = x

@@ -19,6 +19,7 @@ from minillm.checks import check_float_array, check_int_array
 # out[..., :] = E[ids[...], :]
 #   ids (...) integer in [0, V),  E (V, C)  ->  out (..., C)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out}[p, :] = E[\mathrm{ids}[p], :] \qquad \text{for every position } p $$
 def embedding_forward(ids, E):
     check_float_array("E", E, ndim=2)
     V = E.shape[0]
@@ -32,6 +33,7 @@ def embedding_forward(ids, E):
 
 # dE[v, :] = sum over all positions p with ids[p] == v of dout[p, :]        (V, C)
 # (ids are integers: they get no gradient; the contract returns dE alone)
+# $$ \frac{\partial \mathcal{L}}{\partial E[v, :]} = \sum_{p \,:\, \mathrm{ids}[p] = v} \frac{\partial \mathcal{L}}{\partial \mathrm{out}[p, :]} $$
 def embedding_backward(dout, cache):
     ids, E_shape, E_dtype = cache
     V, C = E_shape

@@ -52,6 +52,7 @@ ACTIVATIONS = {
 # z   = sigma(a)             (..., d_ff)
 # out = z W_2 + b_2          (..., C)        no activation here (the article's outer sigma is dropped)
 #   x (..., C)   W1 (C, d_ff)   b1 (d_ff,) or None   W2 (d_ff, C_out)   b2 (C_out,) or None
+# $$ a = x W_1 + b_1 \qquad z = \sigma(a) \qquad \mathrm{out} = z W_2 + b_2 $$
 def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
     check_choice("activation", activation, ACTIVATIONS.keys())
     check_float_array("x", x, min_ndim=1)
@@ -78,6 +79,7 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
 
 # Reverse order: out = z W_2 + b_2,  z = sigma(a),  a = x W_1 + b_1.
 # Returns dx, dW1, db1, dW2, db2 (None for a None bias).
+# $$ \text{in reverse order:} \quad \mathrm{out} = z W_2 + b_2, \quad z = \sigma(a), \quad a = x W_1 + b_1 $$
 def feedforward_backward(dout, cache):
     activation, cache_1, cache_act, cache_2 = cache
     _, act_backward, _ = ACTIVATIONS[activation]
@@ -97,6 +99,7 @@ def feedforward_backward(dout, cache):
 # s   = silu(g) * u          (..., d_ff)      (swiglu(g, u) in activations.py)
 # out = s W_down             (..., C_out)
 #   x (..., C)   W_gate, W_up (C, d_ff)   W_down (d_ff, C_out)      no biases, as in LLaMA
+# $$ g = x W_{\mathrm{gate}} \qquad u = x W_{\mathrm{up}} \qquad s = \operatorname{silu}(g) \odot u \qquad \mathrm{out} = s \, W_{\mathrm{down}} $$
 def swiglu_feedforward_forward(x, W_gate, W_up, W_down):
     check_float_array("x", x, min_ndim=1)
     for name, W in (("W_gate", W_gate), ("W_up", W_up), ("W_down", W_down)):

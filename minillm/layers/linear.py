@@ -23,6 +23,7 @@ def check_linear_args(x, W, b):
 
 # out = x W + b
 #   x (..., d_in)   W (d_in, d_out)   b (d_out,) or None   ->   out (..., d_out)
+# $$ \mathrm{out} = x W + b $$
 def linear_forward(x, W, b=None):
     check_linear_args(x, W, b)
     ### BEGIN SOLUTION
@@ -37,6 +38,9 @@ def linear_forward(x, W, b=None):
 # dx = dout W^T                       (..., d_in)
 # dW = sum over rows of x^T dout      (d_in, d_out)
 # db = sum over rows of dout          (d_out,)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \, W^\top $$
+# $$ \frac{\partial \mathcal{L}}{\partial W} = \sum_{\text{rows } n} x_n^\top \frac{\partial \mathcal{L}}{\partial \mathrm{out}_n} $$
+# $$ \frac{\partial \mathcal{L}}{\partial b} = \sum_{\text{rows } n} \frac{\partial \mathcal{L}}{\partial \mathrm{out}_n} $$
 def linear_backward(dout, cache):
     x, W, has_bias = cache
     d_in, d_out = W.shape

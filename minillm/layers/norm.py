@@ -46,6 +46,8 @@ def check_norm_args(x, gamma, beta, eps):
 # subtract-and-multiply per element in exchange for not storing a second (..., C)
 # array.  On a GPT activation that is the difference between 1x and 2x the memory.
 # ---------------------------------------------------------------------------
+# $$ \mu = \frac{1}{C} \sum_{c} x_c \qquad \sigma^2 = \frac{1}{C} \sum_{c} (x_c - \mu)^2 \qquad \mathrm{rstd} = \frac{1}{\sqrt{\sigma^2 + \epsilon}} $$
+# $$ \hat{x} = (x - \mu) \, \mathrm{rstd} \qquad \mathrm{out} = \hat{x} \odot \gamma + \beta $$
 def layernorm_forward(x, gamma, beta, *, eps=1e-5):
     check_norm_args(x, gamma, beta, eps)
     check_float_array("beta", beta, ndim=1)  # beta is required here (not None)
@@ -70,6 +72,8 @@ def layernorm_forward(x, gamma, beta, *, eps=1e-5):
 # subtracting mean_c(dxhat) removes the part of the gradient that would shift the
 # row's mean, the xhat term removes the part that would change its spread; both
 # are invisible after normalisation, so their gradient is zero.
+# $$ \frac{\partial \mathcal{L}}{\partial \beta} = \sum_{\text{rows}} \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \qquad \frac{\partial \mathcal{L}}{\partial \gamma} = \sum_{\text{rows}} \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \hat{x} \qquad \frac{\partial \mathcal{L}}{\partial \hat{x}} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \gamma $$
+# $$ \frac{\partial \mathcal{L}}{\partial x_j} = \mathrm{rstd} \left( \frac{\partial \mathcal{L}}{\partial \hat{x}_j} - \frac{1}{C} \sum_{c} \frac{\partial \mathcal{L}}{\partial \hat{x}_c} - \hat{x}_j \, \frac{1}{C} \sum_{c} \frac{\partial \mathcal{L}}{\partial \hat{x}_c} \hat{x}_c \right) $$
 def layernorm_backward(dout, cache):
     x, mean, rstd, gamma = cache
     C = x.shape[-1]
@@ -96,6 +100,7 @@ def layernorm_backward(dout, cache):
 #   out  = xhat * gamma                                      (..., C)
 # Cached: x and the per-row rrms; xhat is recomputed in backward (as in LayerNorm).
 # ---------------------------------------------------------------------------
+# $$ \mathrm{ms} = \frac{1}{C} \sum_{c} x_c^2 \qquad \mathrm{rrms} = \frac{1}{\sqrt{\mathrm{ms} + \epsilon}} \qquad \hat{x} = x \, \mathrm{rrms} \qquad \mathrm{out} = \hat{x} \odot \gamma $$
 def rmsnorm_forward(x, gamma, *, eps=1e-6):
     check_norm_args(x, gamma, None, eps)
     ### BEGIN SOLUTION
@@ -112,6 +117,8 @@ def rmsnorm_forward(x, gamma, *, eps=1e-6):
 # dxhat  = dout * gamma                                                   (..., C)
 # dx     = rrms * (dxhat - xhat * mean_c(dxhat * xhat))                   (..., C)
 #   (from d rrms / d x_j = -rrms^3 x_j / C)
+# $$ \frac{\partial \mathcal{L}}{\partial \gamma} = \sum_{\text{rows}} \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \hat{x} \qquad \frac{\partial \mathcal{L}}{\partial \hat{x}} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} \odot \gamma $$
+# $$ \frac{\partial \mathcal{L}}{\partial x_j} = \mathrm{rrms} \left( \frac{\partial \mathcal{L}}{\partial \hat{x}_j} - \hat{x}_j \, \frac{1}{C} \sum_{c} \frac{\partial \mathcal{L}}{\partial \hat{x}_c} \hat{x}_c \right) \qquad \left( \frac{\partial \, \mathrm{rrms}}{\partial x_j} = -\frac{\mathrm{rrms}^3 \, x_j}{C} \right) $$
 def rmsnorm_backward(dout, cache):
     x, rrms, gamma = cache
     C = x.shape[-1]

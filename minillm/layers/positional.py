@@ -34,6 +34,8 @@ def _check_dtype(dtype):
 # d = 64 (it approaches 1/base only as d grows).  Every position gets a distinct code
 # and PE[t + k] is a fixed rotation of PE[t] (relative positions are linear).
 # ---------------------------------------------------------------------------
+# $$ PE_{t, 2i} = \sin\left(\frac{t}{\mathrm{base}^{2i/d}}\right) \qquad PE_{t, 2i+1} = \cos\left(\frac{t}{\mathrm{base}^{2i/d}}\right) $$
+# $$ t = 0, \dots, T - 1, \quad i = 0, \dots, \lceil d/2 \rceil - 1 $$
 def sinusoidal_positional_encoding(T, d, *, base=10000.0, dtype=np.float64):
     check_int("T", T, low=1)
     check_int("d", d, low=1)
@@ -58,6 +60,8 @@ def sinusoidal_positional_encoding(T, d, *, base=10000.0, dtype=np.float64):
 # One scalar per position, periodic with period 200*pi ~ 628: positions t and
 # t + 628 get (almost) the same code, and all dimensions carry identical copies.
 # ---------------------------------------------------------------------------
+# $$ p_t = \sin\left(\frac{t}{10000^{1/2}}\right) + \cos\left(\frac{t}{10000^{1/2}}\right) = \sin\left(\frac{t}{100}\right) + \cos\left(\frac{t}{100}\right) $$
+# $$ \mathrm{out}[t, c] = p_t \text{ for every } c $$
 def article_positional_encoding(T, d, *, dtype=np.float64):
     check_int("T", T, low=1)
     check_int("d", d, low=1)
@@ -72,6 +76,7 @@ def article_positional_encoding(T, d, *, dtype=np.float64):
 #   out[b, t, :] = x[b, t, :] + P[t, :]
 #   x (B, T, C) (any leading dims (..., T, C)),  P (T_max, C),  T <= T_max  ->  out (B, T, C)
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out}[b, t, :] = x[b, t, :] + PE[t, :] \qquad t < T \le T_{\mathrm{max}} $$
 def learned_positional_forward(x, P):
     check_float_array("x", x, min_ndim=2)
     check_float_array("P", P, ndim=2)
@@ -91,6 +96,8 @@ def learned_positional_forward(x, P):
 
 # dx = dout                                                      (..., T, C)
 # dP[:T] = dout summed over the batch dims;  dP[T:] = 0            (T_max, C)
+# $$ \frac{\partial \mathcal{L}}{\partial x} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}} $$
+# $$ \frac{\partial \mathcal{L}}{\partial PE[t, :]} = \sum_{b} \frac{\partial \mathcal{L}}{\partial \mathrm{out}[b, t, :]} \quad (t < T) \qquad \frac{\partial \mathcal{L}}{\partial PE[t, :]} = 0 \quad (t \ge T) $$
 def learned_positional_backward(dout, cache):
     T, P_shape, P_dtype = cache
     C = P_shape[1]
@@ -108,6 +115,7 @@ def learned_positional_backward(dout, cache):
 #                                                1 for i = 0 down to base^(-(d_k-2)/d_k))
 #   angle[t, i] = positions[t] * theta_i          positions (T,)  ->  cos, sin (T, d_k/2)
 # ---------------------------------------------------------------------------
+# $$ \theta_i = \mathrm{base}^{-2i/d_k}, \quad i = 0, \dots, d_k/2 - 1 \qquad \mathrm{angle}[t, i] = \mathrm{positions}[t] \, \theta_i $$
 def rope_angles(positions, D, *, base=10000.0):
     two_i = np.arange(0, D, 2, dtype=np.float64)                # (D/2,)  = 2i
     theta = base ** (-two_i / D)                                # (D/2,)
@@ -124,6 +132,8 @@ def rope_angles(positions, D, *, base=10000.0):
 #   default 0..T-1 (a KV cache passes its offset: positions = arange(T) + t0)  ->  out (B, H, T, d_k)
 # A rotation keeps norms, and <R(t1) q, R(t2) k> depends only on t1 - t2.
 # ---------------------------------------------------------------------------
+# $$ \mathrm{out}_{2i} = x_{2i} \, c - x_{2i+1} \, s \qquad \mathrm{out}_{2i+1} = x_{2i} \, s + x_{2i+1} \, c $$
+# $$ c = \cos(t \theta_i), \quad s = \sin(t \theta_i) $$
 def rope_forward(x, *, positions=None, base=10000.0):
     check_float_array("x", x, min_ndim=2)
     T, D = x.shape[-2:]
@@ -155,6 +165,7 @@ def rope_forward(x, *, positions=None, base=10000.0):
 # The rotation is orthogonal, so its gradient is the inverse rotation R(-t theta_i):
 #   dx_2i   =  dout_2i c + dout_2i+1 s
 #   dx_2i+1 = -dout_2i s + dout_2i+1 c
+# $$ \frac{\partial \mathcal{L}}{\partial x_{2i}} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}_{2i}} \, c + \frac{\partial \mathcal{L}}{\partial \mathrm{out}_{2i+1}} \, s \qquad \frac{\partial \mathcal{L}}{\partial x_{2i+1}} = -\frac{\partial \mathcal{L}}{\partial \mathrm{out}_{2i}} \, s + \frac{\partial \mathcal{L}}{\partial \mathrm{out}_{2i+1}} \, c $$
 def rope_backward(dout, cache):
     cos, sin = cache
     ### BEGIN SOLUTION

@@ -108,12 +108,14 @@ def _check_dout(name, dout, shape, what):
 
 
 # dWh = sum over steps and batch rows of h_{t-1}^T da_t        (d_h, k d_h)
+# $$ \frac{\partial \mathcal{L}}{\partial W_h} = \sum_{t=1}^{T} \sum_{\text{batch rows } n} h_{n, t-1}^\top \frac{\partial \mathcal{L}}{\partial a_{n, t}} $$
 def _recurrent_weight_grad(h_prevs, dah):
     H = h_prevs.shape[-1]
     return h_prevs.reshape(-1, H).T @ dah.reshape(-1, dah.shape[-1])
 
 
 # the state each step starts from: [h0, hs[:, 0], ..., hs[:, T-2]]        (B, T, d_h)
+# $$ \left[ h_0, h_1, \dots, h_{T-1} \right] \qquad \text{(step } t \text{ starts from } h_{t-1}\text{)} $$
 def _previous_states(h0, hs):
     return np.concatenate([h0[:, None, :], hs[:, :-1, :]], axis=1)
 
@@ -123,6 +125,7 @@ def _previous_states(h0, hs):
 #   a_t = x_t Wx + h_{t-1} Wh + b        (B, d_h)
 #   h_t = tanh(a_t)                      (B, d_h)
 # ===========================================================================
+# $$ a_t = x_t W_x + h_{t-1} W_h + b \qquad h_t = \tanh(a_t) $$
 def _rnn_cell(ax, h_prev, Wh):
     ### BEGIN SOLUTION
     # ax = x_t Wx + b has been computed already; the cell adds the recurrent part
@@ -131,6 +134,7 @@ def _rnn_cell(ax, h_prev, Wh):
 
 
 # da = dh * (1 - h^2);   dh_prev = da Wh^T
+# $$ \frac{\partial \mathcal{L}}{\partial a_t} = \frac{\partial \mathcal{L}}{\partial h_t} \odot (1 - h_t^2) \qquad \frac{\partial \mathcal{L}}{\partial h_{t-1}} = \frac{\partial \mathcal{L}}{\partial a_t} \, W_h^\top $$
 def _rnn_cell_backward(dh, h, Wh):
     ### BEGIN SOLUTION
     # h = tanh(a)
@@ -162,11 +166,13 @@ def rnn_forward(x, h0, Wx, Wh, b):
     H = _check_cell_args(x, h0, Wx, Wh, b, k=1, sequence=True, h_name="h0")
     B, T, _ = x.shape
     # the input part of every step in one product: ax_t = x_t Wx + b          (B, T, d_h)
+    # $$ a^{x}_t = x_t W_x + b \qquad t = 1, \dots, T $$
     ax, lin_cache = linear_forward(x, Wx, b)
     hs = np.empty((B, T, H), dtype=np.result_type(ax, h0, Wh))
     h = h0
     for t in range(T):
         # h_t = tanh(ax_t + h_{t-1} Wh): the only part that must wait for the previous step
+        # $$ h_t = \tanh\left( a^{x}_t + h_{t-1} W_h \right) $$
         h = _rnn_cell(ax[:, t], h, Wh)
         hs[:, t] = h
     cache = (lin_cache, h0, Wh, hs)
@@ -199,6 +205,10 @@ def rnn_backward(dhs, cache):
 #   c_t = f * c_{t-1} + i * g                          (B, d_h)
 #   h_t = o * tanh(c_t)                                (B, d_h)
 # ===========================================================================
+# $$ a_t = x_t W_x + h_{t-1} W_h + b $$
+# $$ i = \operatorname{sigmoid}(a_t[:, 0 : d_h]) \qquad f = \operatorname{sigmoid}(a_t[:, d_h : 2 d_h]) $$
+# $$ o = \operatorname{sigmoid}(a_t[:, 2 d_h : 3 d_h]) \qquad g = \tanh(a_t[:, 3 d_h : 4 d_h]) $$
+# $$ c_t = f \odot c_{t-1} + i \odot g \qquad h_t = o \odot \tanh(c_t) $$
 def _lstm_cell(ax, h_prev, c_prev, Wh):
     ### BEGIN SOLUTION
     H = h_prev.shape[-1]
@@ -217,6 +227,15 @@ def _lstm_cell(ax, h_prev, c_prev, Wh):
 # dc_total = dc + dh * o * (1 - tanh(c)^2)
 # di = dc_total * g,  df = dc_total * c_prev,  dg = dc_total * i,  dc_prev = dc_total * f
 # da = [di i(1-i), df f(1-f), do o(1-o), dg (1-g^2)];   dh_prev = da Wh^T
+# $$ \frac{\partial \mathcal{L}}{\partial o} = \frac{\partial \mathcal{L}}{\partial h_t} \odot \tanh(c_t) $$
+# $$ \frac{\partial \mathcal{L}}{\partial c_t} = \mathrm{dc} + \frac{\partial \mathcal{L}}{\partial h_t} \odot o \odot \left(1 - \tanh(c_t)^2\right) \qquad (\mathrm{dc} \text{ from step } t + 1) $$
+# $$ \frac{\partial \mathcal{L}}{\partial i} = \frac{\partial \mathcal{L}}{\partial c_t} \odot g \qquad \frac{\partial \mathcal{L}}{\partial f} = \frac{\partial \mathcal{L}}{\partial c_t} \odot c_{t-1} $$
+# $$ \frac{\partial \mathcal{L}}{\partial g} = \frac{\partial \mathcal{L}}{\partial c_t} \odot i \qquad \frac{\partial \mathcal{L}}{\partial c_{t-1}} = \frac{\partial \mathcal{L}}{\partial c_t} \odot f $$
+# $$ \frac{\partial \mathcal{L}}{\partial a_t[:, 0 : d_h]} = \frac{\partial \mathcal{L}}{\partial i} \odot i (1 - i) $$
+# $$ \frac{\partial \mathcal{L}}{\partial a_t[:, d_h : 2 d_h]} = \frac{\partial \mathcal{L}}{\partial f} \odot f (1 - f) $$
+# $$ \frac{\partial \mathcal{L}}{\partial a_t[:, 2 d_h : 3 d_h]} = \frac{\partial \mathcal{L}}{\partial o} \odot o (1 - o) $$
+# $$ \frac{\partial \mathcal{L}}{\partial a_t[:, 3 d_h : 4 d_h]} = \frac{\partial \mathcal{L}}{\partial g} \odot (1 - g^2) $$
+# $$ \frac{\partial \mathcal{L}}{\partial h_{t-1}} = \frac{\partial \mathcal{L}}{\partial a_t} \, W_h^\top $$
 def _lstm_cell_backward(dh, dc, c_prev, gates, Wh):
     ### BEGIN SOLUTION
     i, f, o, g, tanh_c = gates
@@ -314,6 +333,10 @@ def lstm_cell_states(cache):
 #   n = tanh(ax_n + r * ah_n)
 #   h_t = (1 - z) * n + z * h_{t-1}                    (B, d_h)
 # ===========================================================================
+# $$ a^{x} = x_t W_x + b \qquad a^{h} = h_{t-1} W_h $$
+# $$ r = \operatorname{sigmoid}(a^{x}_r + a^{h}_r) \qquad u = \operatorname{sigmoid}(a^{x}_u + a^{h}_u) $$
+# $$ n = \tanh(a^{x}_n + r \odot a^{h}_n) $$
+# $$ h_t = (1 - u) \odot n + u \odot h_{t-1} $$
 def _gru_cell(ax, h_prev, Wh):
     ### BEGIN SOLUTION
     H = h_prev.shape[-1]
@@ -331,6 +354,11 @@ def _gru_cell(ax, h_prev, Wh):
 # da_n = dn (1 - n^2),  dr = da_n * ah_n
 # dax = [dr r(1-r), dz z(1-z), da_n]        dah = [dr r(1-r), dz z(1-z), da_n * r]
 # dh_prev = dh z + dah Wh^T
+# $$ \frac{\partial \mathcal{L}}{\partial n} = \frac{\partial \mathcal{L}}{\partial h_t} \odot (1 - u) \qquad \frac{\partial \mathcal{L}}{\partial u} = \frac{\partial \mathcal{L}}{\partial h_t} \odot (h_{t-1} - n) $$
+# $$ \frac{\partial \mathcal{L}}{\partial a_n} = \frac{\partial \mathcal{L}}{\partial n} \odot (1 - n^2) \qquad \frac{\partial \mathcal{L}}{\partial r} = \frac{\partial \mathcal{L}}{\partial a_n} \odot a^{h}_n $$
+# $$ \frac{\partial \mathcal{L}}{\partial a^{x}_r} = \frac{\partial \mathcal{L}}{\partial a^{h}_r} = \frac{\partial \mathcal{L}}{\partial r} \odot r (1 - r) \qquad \frac{\partial \mathcal{L}}{\partial a^{x}_u} = \frac{\partial \mathcal{L}}{\partial a^{h}_u} = \frac{\partial \mathcal{L}}{\partial u} \odot u (1 - u) $$
+# $$ \frac{\partial \mathcal{L}}{\partial a^{x}_n} = \frac{\partial \mathcal{L}}{\partial a_n} \qquad \frac{\partial \mathcal{L}}{\partial a^{h}_n} = \frac{\partial \mathcal{L}}{\partial a_n} \odot r $$
+# $$ \frac{\partial \mathcal{L}}{\partial h_{t-1}} = \frac{\partial \mathcal{L}}{\partial h_t} \odot u + \frac{\partial \mathcal{L}}{\partial a^{h}} \, W_h^\top $$
 def _gru_cell_backward(dh, h_prev, parts, Wh):
     ### BEGIN SOLUTION
     r, z, n, ah_n = parts

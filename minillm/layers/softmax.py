@@ -33,6 +33,7 @@ def _check_axis(axis, x):
 #   e_j = exp(x_j - m)
 #   out_j = e_j / sum_k e_k                  x (...)  ->  out (...), same shape
 # ---------------------------------------------------------------------------
+# $$ m = \max_k x_k \qquad e_j = \exp(x_j - m) \qquad \mathrm{out}_j = \frac{e_j}{\sum_k e_k} $$
 def softmax_forward(x, *, axis=-1):
     check_float_array("x", x, min_ndim=1)
     _check_axis(axis, x)
@@ -47,6 +48,9 @@ def softmax_forward(x, *, axis=-1):
 
 # dx_j = out_j * (dout_j - sum_k dout_k out_k)
 #   (the Jacobian of softmax is diag(out) - out out^T)
+# $$ \frac{\partial \mathcal{L}}{\partial x_j} = \mathrm{out}_j \left( \frac{\partial \mathcal{L}}{\partial \mathrm{out}_j} - \sum_k \frac{\partial \mathcal{L}}{\partial \mathrm{out}_k} \, \mathrm{out}_k \right) $$
+# $$ \frac{\partial \, \mathrm{out}_j}{\partial x_i} = \mathrm{out}_j \left( \delta_{ij} - \mathrm{out}_i \right) $$
+# $$ \text{Jacobian: } \operatorname{diag}(\mathrm{out}) - \mathrm{out}^\top \mathrm{out} \quad \text{(out a row vector)} $$
 def softmax_backward(dout, cache):
     out, axis = cache
     ### BEGIN SOLUTION
@@ -62,6 +66,7 @@ def softmax_backward(dout, cache):
 #   lse   = m + log sum_k exp(x_k - m)
 #   out_j = x_j - lse                        x (...)  ->  out (...)
 # ---------------------------------------------------------------------------
+# $$ m = \max_k x_k \qquad \mathrm{lse} = m + \log \sum_k \exp(x_k - m) \qquad \mathrm{out}_j = x_j - \mathrm{lse} $$
 def log_softmax_forward(x, *, axis=-1):
     check_float_array("x", x, min_ndim=1)
     _check_axis(axis, x)
@@ -75,6 +80,7 @@ def log_softmax_forward(x, *, axis=-1):
 
 
 # dx_j = dout_j - softmax(x)_j * sum_k dout_k,     softmax(x) = exp(out)
+# $$ \frac{\partial \mathcal{L}}{\partial x_j} = \frac{\partial \mathcal{L}}{\partial \mathrm{out}_j} - \operatorname{softmax}(x)_j \sum_k \frac{\partial \mathcal{L}}{\partial \mathrm{out}_k} \qquad \operatorname{softmax}(x) = \exp(\mathrm{out}) $$
 def log_softmax_backward(dout, cache):
     out, axis = cache
     ### BEGIN SOLUTION
@@ -94,6 +100,8 @@ def log_softmax_backward(dout, cache):
 # backward recomputes the probabilities exp(logits - lse) instead of storing a
 # second (N, V) array -- for a GPT's vocabulary that is the largest activation.
 # ---------------------------------------------------------------------------
+# $$ \mathrm{lse}_n = \log \sum_{v} \exp(z_{n,v}) $$
+# $$ \mathcal{L} = -\frac{1}{N_{\mathrm{valid}}} \sum_{n \text{ valid}} \left( z_{n, y_n} - \mathrm{lse}_n \right) \qquad \left(\mathcal{L} = 0 \text{ if } N_{\mathrm{valid}} = 0\right) $$
 def check_cross_entropy_args(logits, targets, ignore_index):
     """Checks of cross_entropy_forward (shared with its Numba twin); returns t (N,) int64 and valid (N,) bool."""
     check_float_array("logits", logits, min_ndim=1)
@@ -139,6 +147,9 @@ def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
 # dlogits_{n,:} = 0                                                       for ignored n
 # This is the fused softmax + negative-log-likelihood gradient ("probs - onehot"):
 # going through log_softmax_backward would give the same numbers with more work.
+# $$ \frac{\partial \mathcal{L}}{\partial z_{n,v}} = \frac{\operatorname{softmax}(z_n)_v - \mathbb{1}[v = y_n]}{N_{\mathrm{valid}}} \quad \text{for valid } n $$
+# $$ \frac{\partial \mathcal{L}}{\partial z_{n,:}} = 0 \quad \text{for ignored } n $$
+# $$ \mathrm{dlogits} = \mathrm{dloss} \cdot \frac{\partial \mathcal{L}}{\partial z} $$
 def cross_entropy_backward(dloss, cache):
     ### BEGIN SOLUTION
     logits, lse, t, rows, n_valid = cache

@@ -205,10 +205,12 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     B, T = input_ids.shape
     cache = {"T": T, "pos_shape": p["embeddings.position"].shape, "pooler": pooler, "layers": c.num_hidden_layers}
     # x = E_word[ids] + E_pos[0..T-1] + E_type[segment]                         (B, T, C)
+    # $$ x_t = E_\text{word}[\text{id}_t] + E_\text{pos}[t] + E_\text{type}[\text{segment}_t], \quad t = 0, \dots, T-1 $$
     x_word, cache["word"] = embedding_forward(input_ids, p["embeddings.word"])
     x_type, cache["type"] = embedding_forward(token_type_ids, p["embeddings.token_type"])
     x = x_word + p["embeddings.position"][:T] + x_type
     # x = Drop(LN(x))
+    # $$ x \leftarrow \operatorname{Drop}(\operatorname{LN}(x)) $$
     x, cache["emb_ln"] = layernorm_forward(x, p["embeddings.ln.gamma"], p["embeddings.ln.beta"], eps=c.layer_norm_eps)
     x, cache["emb_drop"] = dropout_forward(x, p=drop, rng=rng, training=drop > 0)
     # attention_mask 1/0 (B, T) -> key mask (B, 1, 1, T): True = this key may be attended to
@@ -216,6 +218,7 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     for i in range(c.num_hidden_layers):
         prefix = f"layer.{i}."
         # x = LN2(h + Drop(FFN(h))),  h = LN1(x + Drop(MHA(x, x)))      (post-LN, BERT)
+        # $$ x \leftarrow \operatorname{LN}_2(h + \operatorname{Drop}(\operatorname{FFN}(h))), \qquad h = \operatorname{LN}_1(x + \operatorname{Drop}(\operatorname{MHA}(x, x))) $$
         x, cache[prefix] = encoder_block_forward(x, block_params(p, prefix), n_heads=c.num_attention_heads,
                                                  mask=key_mask, norm="post", eps=c.layer_norm_eps,
                                                  activation=c.activation, dropout=drop, rng=rng, training=drop > 0,
@@ -224,6 +227,7 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     pooled = None
     if pooler:
         # pooler_output = tanh(h_[CLS] W_p + b_p)                               (B, C)
+        # $$ \mathrm{pooler\_output} = \tanh\left(x_{[\mathrm{CLS}]} W_p + b_p\right) $$
         z, cache["pool_linear"] = linear_forward(x[:, 0], p["pooler.W"], p["pooler.b"])
         pooled, cache["pool_tanh"] = tanh_forward(z)
     return x, pooled, cache
@@ -237,6 +241,7 @@ def encoder_backward(d_last_hidden, d_pooler, cache):
         if d_pooler is None:
             raise ValueError("d_pooler is None, but the forward computed a pooler output: pass zeros if unused")
         # pooled = tanh(z),  z = x[:, 0] W_p + b_p
+        # $$ \mathrm{pooled} = \tanh(a), \qquad a = x_{[\mathrm{CLS}]} W_p + b_p $$
         dz = tanh_backward(d_pooler, cache["pool_tanh"])
         d_cls, g["pooler.W"], g["pooler.b"] = linear_backward(dz, cache["pool_linear"])
         if dx is None:
@@ -250,9 +255,11 @@ def encoder_backward(d_last_hidden, d_pooler, cache):
         dx, block_grads = encoder_block_backward(dx, cache[prefix])
         g.update({prefix + k: v for k, v in block_grads.items()})
     # x = Drop(LN(x))
+    # $$ x \leftarrow \operatorname{Drop}(\operatorname{LN}(x)) $$
     dx = dropout_backward(dx, cache["emb_drop"])
     dx, g["embeddings.ln.gamma"], g["embeddings.ln.beta"] = layernorm_backward(dx, cache["emb_ln"])
     # x = E_word[ids] + E_pos[t] + E_type[segment]: the sum hands dx to all three tables
+    # $$ x_t = E_\text{word}[\text{id}_t] + E_\text{pos}[t] + E_\text{type}[\text{segment}_t] $$
     g["embeddings.word"] = embedding_backward(dx, cache["word"])
     g["embeddings.token_type"] = embedding_backward(dx, cache["type"])
     # E_pos[0..T-1] is read once per sequence: its rows collect dx summed over the batch
@@ -319,6 +326,8 @@ class BertModel:
 # Every other position gets label ignore_index and keeps its input.
 # (Hugging Face's collator draws the random token from the whole vocabulary, specials
 # included; with a 30k vocabulary that makes no difference, with a tiny one it would.)
+# $$ \mathrm{chosen}_t \sim \operatorname{Bernoulli}(p), \quad p = 0.15, \quad \text{on the non-special positions } t $$
+# $$ \tilde{\mathrm{id}}_t = \begin{cases} {[\mathrm{MASK}]} & \text{with probability } 0.8 \\ \text{a uniform non-special id} & \text{with probability } 0.1 \\ \mathrm{id}_t & \text{with probability } 0.1 \end{cases} \qquad y_t = \begin{cases} \mathrm{id}_t & \mathrm{chosen}_t \\ \mathrm{ignore\_index} & \text{otherwise} \end{cases} $$
 def mask_tokens(input_ids, *, rng, mask_id, vocab_size, special_ids, mlm_probability=0.15,
                 ignore_index=IGNORE_INDEX):
     """-> (masked input_ids, labels), both shaped like input_ids."""
@@ -333,9 +342,11 @@ def mask_tokens(input_ids, *, rng, mask_id, vocab_size, special_ids, mlm_probabi
     if ordinary.size == 0:
         raise ValueError(f"special_ids must leave some ordinary ids, got all {vocab_size} ids special")
     # chosen ~ Bernoulli(p) on the non-special positions
+    # $$ \mathrm{chosen}_t \sim \operatorname{Bernoulli}(p), \quad t \text{ not special} $$
     chosen = ~np.isin(input_ids, special) & (rng.random(input_ids.shape) < mlm_probability)
     labels = np.where(chosen, input_ids, ignore_index).astype(np.int64)
     # one uniform draw u per position: u < 0.8 -> [MASK], 0.8 <= u < 0.9 -> random, else keep
+    # $$ u_t \sim \operatorname{Uniform}[0, 1): \quad \tilde{\mathrm{id}}_t = \begin{cases} {[\mathrm{MASK}]} & u_t < 0.8 \\ \text{random non-special id} & 0.8 \le u_t < 0.9 \\ \mathrm{id}_t & \text{otherwise} \end{cases} \quad (\mathrm{chosen}_t) $$
     u = rng.random(input_ids.shape)
     masked = input_ids.copy()
     masked[chosen & (u < 0.8)] = mask_id
@@ -410,6 +421,7 @@ class _Head:
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(..., labels=...) with labels")
         # loss = cross_entropy(logits, labels)  ->  dlogits = dloss * (probs - onehot) / N
+        # $$ \mathcal{L} = \operatorname{CE}(z, y) \;\Rightarrow\; dz = \mathrm{dloss} \cdot \frac{\hat{p} - \operatorname{onehot}(y)}{N} $$
         return self._backward(cross_entropy_backward(dloss, cache["loss"]), cache)
 
 
@@ -446,11 +458,13 @@ class BertForMaskedLM(_Head):
             cache["keep"] = keep
             x, labels = x[keep], labels[keep]                                      # (N, H), (N,)
         # t = LN(GELU(x W_d + b_d))                                              (B, T, C)
+        # $$ t = \operatorname{LN}(\operatorname{GELU}(x W_d + b_d)) $$
         t, cache["dense"] = linear_forward(x, p["mlm.dense.W"], p["mlm.dense.b"])
         act_forward, _, options = LAYER_ACTIVATIONS[c.activation]
         t, cache["act"] = act_forward(t, **options)
         t, cache["ln"] = layernorm_forward(t, p["mlm.ln.gamma"], p["mlm.ln.beta"], eps=c.layer_norm_eps)
         # logits = t E_word^T + b      (the decoder is the word embedding, transposed)     (B, T, V)
+        # $$ z = t\, E_\text{word}^\top + b $$
         logits, cache["decoder"] = linear_forward(t, p["embeddings.word"].T, p["mlm.bias"])
         return logits, _loss(logits, labels, cache), cache
 
@@ -462,6 +476,7 @@ class BertForMaskedLM(_Head):
         dx, g["mlm.dense.W"], g["mlm.dense.b"] = linear_backward(dt, cache["dense"])
         if "keep" in cache:
             # x = x_all[keep]: a gather, so its gradient scatters back; unlabelled positions get 0
+            # $$ x = x_\text{all}[\text{keep}] \;\Rightarrow\; dx_\text{all}[\text{keep}] = dx, \quad dx_\text{all}[\neg\,\text{keep}] = 0 $$
             dx_all = np.zeros(cache["out_shape"], dx.dtype)
             dx_all[cache["keep"]] = dx
             dx = dx_all

@@ -45,6 +45,7 @@ from minillm.models.wordvectors import WordVectors, build_vocab, encode_corpus
 #   ids (N,), sentence_of (N,) -> rows (P,), cols (P,), x (P,): the non-zero cells of X (V, V),
 #   sorted by (row, col).  Stored sparse: a real vocabulary makes a dense X too big.
 # ---------------------------------------------------------------------------
+# $$ X_{ij} = \sum_{t,\, \pm,\, \delta} \frac{1}{\delta}\, \mathbb{1}\left[\mathrm{ids}_t = i,\ \mathrm{ids}_{t \pm \delta} = j,\ 1 \le \delta \le \mathrm{window},\ \text{same sentence}\right] $$
 def cooccurrence_counts(ids, sentence_of, V, *, window):
     check_int_array("ids", ids, high=V)
     check_int_array("sentence_of", sentence_of)
@@ -68,6 +69,7 @@ def cooccurrence_counts(ids, sentence_of, V, *, window):
 
 
 # f(x) = min(1, (x / x_max)^α)
+# $$ f(x) = \min\left(1, \left(\frac{x}{x_\mathrm{max}}\right)^{\alpha}\right) $$
 def glove_weights(x, *, x_max=100.0, alpha=0.75):
     check_float_array("x", x)
     check_number("x_max", x_max, low=0.0, low_open=True)
@@ -80,6 +82,7 @@ def glove_weights(x, *, x_max=100.0, alpha=0.75):
 #   W_i (P, d) rows w_i, W_j (P, d) rows w̃_j, b_i (P,), b_j (P,) -> J scalar
 #   log_x (P,) and weights (P,) = f(x) are data, keyword-only: they get no gradient.
 # ---------------------------------------------------------------------------
+# $$ J = \sum_{p=1}^{P} f_p \left(w_p \cdot \tilde{w}_p + b_p + \tilde{b}_p - \log x_p\right)^2 $$
 def glove_loss_forward(W_i, W_j, b_i, b_j, *, log_x, weights):
     check_float_array("W_i", W_i, ndim=2)
     check_float_array("W_j", W_j)
@@ -99,11 +102,15 @@ def glove_loss_forward(W_i, W_j, b_i, b_j, *, log_x, weights):
 # dJ/d diff_p = 2 f_p diff_p                                       (P,)
 # dW_i = (dJ/d diff)[:, None] W_j    dW_j = (dJ/d diff)[:, None] W_i    db_i = db_j = dJ/d diff
 # (gradients for the four float arguments, in order; the data log_x, weights get none)
+# $$ \frac{\partial J}{\partial \mathrm{diff}_p} = 2 f_p\, \mathrm{diff}_p $$
+# $$ dW_{i,p} = \frac{\partial J}{\partial \mathrm{diff}_p}\, \tilde{w}_p \qquad dW_{j,p} = \frac{\partial J}{\partial \mathrm{diff}_p}\, w_p \qquad db_{i,p} = db_{j,p} = \frac{\partial J}{\partial \mathrm{diff}_p} $$
 def glove_loss_backward(dJ, cache):
     W_i, W_j, weights, diff = cache
     # J = Σ f diff^2
+    # $$ J = \sum_p f_p\, \mathrm{diff}_p^2 $$
     g = dJ * 2.0 * weights * diff                                   # (P,)
     # diff = w_i·w̃_j + b_i + b̃_j - log x: the dot product sends each factor to the other
+    # $$ \mathrm{diff} = w_i \cdot \tilde{w}_j + b_i + \tilde{b}_j - \log x $$
     dW_i = g[:, None] * W_j                                         # (P, d)
     dW_j = g[:, None] * W_i                                         # (P, d)
     return dW_i, dW_j, g.copy(), g.copy()
@@ -116,6 +123,8 @@ def glove_loss_backward(dJ, cache):
 #   G_r += g_r^2,     θ_r -= lr g_r / sqrt(G_r)          per entry; untouched rows do not move
 #   theta (V, ...) parameters, G (V, ...) running sums of squared gradients, index (P,), grad (P, ...)
 # ---------------------------------------------------------------------------
+# $$ g_r = \sum_{p:\ \mathrm{index}_p = r} \mathrm{grad}_p $$
+# $$ G_r \leftarrow G_r + g_r^2, \qquad \theta_r \leftarrow \theta_r - \frac{\mathrm{lr}\, g_r}{\sqrt{G_r}} $$
 def adagrad_scatter_step(theta, G, index, grad, *, lr):
     touched, slot = np.unique(index, return_inverse=True)
     g = np.zeros((len(touched),) + theta.shape[1:], dtype=theta.dtype)   # one summed gradient per row

@@ -88,6 +88,7 @@ class GPTConfig:
     @property
     def ffn_hidden(self):
         # GPT-2: 4C.  SwiGLU: 2/3 of 4C rounded to a multiple of 8: 3CF ~ 8C^2, not equal (C=128: F=344, +0.78%).
+        # $$ F = \begin{cases} 4C & \text{GELU (GPT-2)} \\ \max\left(8,\ 8 \operatorname{round}\left(\frac{2}{3} \cdot \frac{4C}{8}\right)\right) & \text{SwiGLU} \end{cases} \qquad 3CF \approx 8C^2 $$
         if self.mlp == "gelu":
             return 4 * self.n_embd
         return max(8, int(round(8 * self.n_embd / 3 / 8)) * 8)
@@ -174,18 +175,22 @@ class GPT:
         caches = {}
 
         # x_t = E[token_t]                                                    (B, T, C)
+        # $$ x_t = E[\text{token}_t] $$
         x, caches["wte"] = ops.embedding_forward(idx, p["wte"])
         # x = x + P_t     (learned table or fixed sines; RoPE rotates q, k inside the blocks instead)
+        # $$ x_t \leftarrow x_t + PE_t $$
         if c.pos == "learned":
             x = x + p["wpe"][positions]
         elif c.pos == "sinusoidal":
             x = x + ops.sinusoidal_positional_encoding(offset + T, c.n_embd, dtype=x.dtype)[offset:]
         # x = Drop(x)     (dropout off: the identity, nothing cached)
+        # $$ x \leftarrow \operatorname{Drop}(x) $$
         if drop > 0:
             x, caches["drop_emb"] = ops.dropout_forward(x, p=drop, rng=rng, training=True)
 
         for i in range(c.n_layer):
             # x = x + Drop(Attention(Norm(x)));  x = x + Drop(FFN(Norm(x)))        (B, T, C)
+            # $$ x \leftarrow x + \operatorname{Drop}(\operatorname{Attention}(\operatorname{Norm}(x))) \qquad x \leftarrow x + \operatorname{Drop}(\operatorname{FFN}(\operatorname{Norm}(x))) $$
             x, caches[f"h.{i}"] = decoder_block_forward(
                 x, block_params(p, f"h.{i}."), n_heads=c.n_head, causal=True, norm_type=c.norm, eps=c.norm_eps,
                 activation="swiglu" if c.mlp == "swiglu" else "gelu", dropout=drop, rng=rng,
@@ -193,6 +198,7 @@ class GPT:
                 kv_cache=None if kv_cache is None else kv_cache[i], ops=ops)
 
         # final norm, then logits = x E^T  (the head is the embedding, transposed)   (B, T, V)
+        # $$ z = \operatorname{Norm}_f(x)\, E^\top $$
         x, caches["ln_f"] = named_norm_forward(x, p, "ln_f", c.norm, c.norm_eps, ops)
         logits, caches["head"] = ops.linear_forward(x, p["wte"].T)
 
@@ -202,6 +208,7 @@ class GPT:
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have the shape of idx {idx.shape}, got {targets.shape}")
             # loss = mean_t -log softmax(logits_t)[target_t]
+            # $$ \mathcal{L} = \operatorname{mean}_t \left( -\log \operatorname{softmax}(z_t)_{y_t} \right) $$
             loss, caches["loss"] = ops.cross_entropy_forward(logits, targets)
             loss = float(loss)
         cache = None if kv_cache is not None else caches
@@ -289,6 +296,7 @@ class GPT:
             new = slice(scored - start, end - start)        # positions whose targets are not scored yet
             targets = tokens[scored + 1:end + 1]
             # the sum of -log softmax(logits_t)[target_t] over the new positions (mean x count)
+            # $$ \mathrm{total} \leftarrow \mathrm{total} + \sum_{t \in \text{new}} -\log \operatorname{softmax}(z_t)_{y_t} $$
             total += float(cross_entropy_forward(logits[new], targets)[0]) * targets.size
             scored, start = end, start + stride
         return total, tokens.size - 1

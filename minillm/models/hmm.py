@@ -119,6 +119,8 @@ class HMM:
 
     # alpha_1 = pi * Phi[:, o_1];  alpha_t = (alpha_hat_{t-1} A) * Phi[:, o_t]      (Phi is self.B)
     # c_t = sum_i alpha_t(i);    alpha_hat_t = alpha_t / c_t
+    # $$ \alpha_1(j) = \pi_j\, \Phi_{j o_1}, \qquad \alpha_t(j) = \left[\sum_i \hat{\alpha}_{t-1}(i)\, A^{\text{hmm}}_{ij}\right] \Phi_{j o_t} $$
+    # $$ c_t = \sum_i \alpha_t(i), \qquad \hat{\alpha}_t = \frac{\alpha_t}{c_t} $$
     def forward(self, obs, name="obs"):
         """Scaled forward pass -> alpha_hat (T, n_s), log_c (T,); log P(obs) = log_c.sum()."""
         o = self._obs(obs, name)
@@ -139,6 +141,9 @@ class HMM:
     # beta_T = 1;  beta_t(i) = sum_j A_ij Phi_j(o_{t+1}) beta_{t+1}(j)          (unscaled)
     # beta_hat_T = 1;  beta_hat_t = A (Phi[:, o_{t+1}] * beta_hat_{t+1}) / c_{t+1}
     #   so beta_hat_t = beta_t / prod_{u>t} c_u, and gamma_t = alpha_hat_t * beta_hat_t
+    # $$ \beta_T = 1, \qquad \beta_t(i) = \sum_j A^{\text{hmm}}_{ij}\, \Phi_{j o_{t+1}}\, \beta_{t+1}(j) \quad \text{(unscaled)} $$
+    # $$ \hat{\beta}_T = 1, \qquad \hat{\beta}_t(i) = \frac{1}{c_{t+1}} \sum_j A^{\text{hmm}}_{ij}\, \Phi_{j o_{t+1}}\, \hat{\beta}_{t+1}(j) $$
+    # $$ \hat{\beta}_t = \frac{\beta_t}{\prod_{u > t} c_u}, \qquad \gamma_t = \hat{\alpha}_t \odot \hat{\beta}_t $$
     def backward(self, obs, log_c):
         """Scaled backward pass with the forward's scales log_c (from forward) -> beta_hat (T, n_s).
 
@@ -161,8 +166,10 @@ class HMM:
             raise ValueError("obs has probability 0 under this HMM: posteriors are undefined")
         beta_hat = self.backward(o, log_c)
         # gamma_t(i) = P(s_t = i | O) = alpha_hat_t(i) beta_hat_t(i)
+        # $$ \gamma_t(i) = P(s_t = i \mid O) = \hat{\alpha}_t(i)\, \hat{\beta}_t(i) $$
         gamma = alpha_hat * beta_hat                                   # (T, S)
         # sum_t xi_t(i, j) = sum_t alpha_hat_t(i) A_ij Phi_j(o_{t+1}) beta_hat_{t+1}(j) / c_{t+1}
+        # $$ \sum_t \xi_t(i, j) = \sum_t \frac{\hat{\alpha}_t(i)\, A^{\text{hmm}}_{ij}\, \Phi_{j o_{t+1}}\, \hat{\beta}_{t+1}(j)}{c_{t+1}} $$
         right = self.B[:, o[1:]].T * beta_hat[1:] / np.exp(log_c[1:])[:, None]   # (T-1, S)
         xi_sum = self.A * (alpha_hat[:-1].T @ right)                   # (S, S)
         return gamma, xi_sum, float(log_c.sum())
@@ -173,6 +180,8 @@ class HMM:
 
     # delta_1 = log pi + log Phi[:, o_1]
     # delta_t(j) = max_i (delta_{t-1}(i) + log A_ij) + log Phi_j(o_t),  psi_t(j) = argmax_i
+    # $$ \delta_1(j) = \log \pi_j + \log \Phi_{j o_1} $$
+    # $$ \delta_t(j) = \max_i \left(\delta_{t-1}(i) + \log A^{\text{hmm}}_{ij}\right) + \log \Phi_{j o_t}, \qquad \psi_t(j) = \operatorname{argmax}_i \left(\delta_{t-1}(i) + \log A^{\text{hmm}}_{ij}\right) $$
     def viterbi(self, obs):
         """Most probable state path -> (path (T,) ints, log P(path, obs))."""
         o = self._obs(obs)
@@ -220,6 +229,7 @@ class HMM:
                 break
             # M-step: pi = E[start], A_ij = E[i -> j] / E[leave i], Phi_ik = E[emit k in i] / E[in i]
             # (a state never visited keeps its old row: it does not change the likelihood)
+            # $$ \pi_i = \frac{1}{n_\text{seq}} \sum_\text{seqs} \gamma_1(i), \qquad A^{\text{hmm}}_{ij} = \frac{\sum_\text{seqs} \sum_t \xi_t(i, j)}{\sum_\text{seqs} \sum_{t < T} \gamma_t(i)}, \qquad \Phi_{ik} = \frac{\sum_\text{seqs} \sum_{t:\ o_t = k} \gamma_t(i)}{\sum_\text{seqs} \sum_t \gamma_t(i)} $$
             self.pi = pi_num / len(seqs)
             has_A, B_den = A_den > 0, B_num.sum(axis=1)
             self.A[has_A] = A_num[has_A] / A_den[has_A, None]

@@ -144,6 +144,7 @@ class NGramLM:
         for L in range(1, self.order):
             table = self._ctx_keys[L]
             # id_L = position of (id_{L-1} * (|V|+1) + token L steps back) in the sorted table
+            # $$ \mathrm{id}_L = \operatorname{index}_{\mathrm{table}_L}\left(\mathrm{id}_{L-1} \cdot (|V| + 1) + w_{t-L}\right) $$
             key = np.maximum(ids[-1], 0) * self._B + contexts[:, self.order - 1 - L]
             pos = np.searchsorted(table, key).clip(0, len(table) - 1)
             found = (ids[-1] >= 0) & (table[pos] == key)
@@ -185,6 +186,7 @@ class NGramLM:
             self._ctx_keys.append(table)
             ctx.append(inverse.reshape(-1))
         # the m-gram ending at each predicted position, as one integer: id_{m-1} * |V| + w
+        # $$ \mathrm{event}_m = \mathrm{id}_{m-1} \cdot |V| + w $$
         event = [None] + [ctx[m - 1] * self._V + w for m in range(1, n + 1)]
 
         self._keys, self._raw, self._cont = {}, {}, {}
@@ -195,10 +197,12 @@ class NGramLM:
             n_ctx = len(self._ctx_keys[m - 1])
             self._keys[m], self._raw[m] = keys, raw.astype(np.float64)
             # c(h) = sum_w c(h, w)   and   N1+(h .) = #{w : c(h, w) > 0}
+            # $$ c(h) = \sum_w c(h, w) \qquad N_{1+}(h\, \bullet) = \left|\{ w : c(h, w) > 0 \}\right| $$
             self._raw_total[m] = np.bincount(context_of, weights=raw, minlength=n_ctx)
             self._types[m] = np.bincount(context_of, minlength=n_ctx).astype(np.float64)
             if m < n:
                 # N1+(. h w): distinct (m+1)-grams that shorten to the m-gram (h, w)
+                # $$ N_{1+}(\bullet\, h\, w) = \left|\{ v : c(v\, h\, w) > 0 \}\right| $$
                 _, first = np.unique(event[m + 1], return_index=True)
                 cont_keys, cont = np.unique(event[m][first], return_counts=True)
                 assert np.array_equal(cont_keys, keys)       # same m-grams, each has a left neighbour
@@ -217,6 +221,7 @@ class NGramLM:
         ids = self._context_ids(contexts)
         if self.smoothing == "mle":
             # the longest seen context wins: P = c(h, w) / c(h)
+            # $$ P(w \mid h) = \frac{c(h, w)}{c(h)} \quad \text{for the longest context } h \text{ with } c(h) > 0 $$
             p = np.zeros(len(w))
             for m in range(1, n + 1):
                 seen = ids[m - 1] >= 0
@@ -226,6 +231,7 @@ class NGramLM:
             return p
         if self.smoothing == "add_k":
             # P = (c(h, w) + k) / (c(h) + k|V|); an unseen context has c = c(h) = 0 -> 1/|V|
+            # $$ P(w \mid h) = \frac{c(h, w) + k}{c(h) + k|V|} \qquad c(h) = 0:\ P(w \mid h) = \frac{1}{|V|} $$
             c = self._lookup(n, ids[n - 1], w, self._raw)
             total = np.where(ids[n - 1] >= 0, self._raw_total[n][np.maximum(ids[n - 1], 0)], 0.0)
             return (c + self.k) / (total + self.k * V)
@@ -236,6 +242,9 @@ class NGramLM:
     #   P_m(w | h) = P_{m-1}(w | h')                                                     h unseen
     # h' is h without its oldest token; c are raw counts for the highest order m = n and
     # continuation counts N1+(. h w) (distinct left neighbours) for every lower order.
+    # $$ P_0(w) = \frac{1}{|V|} $$
+    # $$ P_m(w \mid h) = \begin{cases} \frac{\max(c(h, w) - \delta,\ 0)}{c(h)} + \frac{\delta\, N_{1+}(h\, \bullet)}{c(h)}\, P_{m-1}(w \mid h') & h \text{ seen} \\ P_{m-1}(w \mid h') & h \text{ unseen} \end{cases} \qquad m = 1, \dots, n $$
+    # $$ c(h, w) = \begin{cases} \text{raw count} & m = n \\ N_{1+}(\bullet\, h\, w) & m < n \end{cases} \qquad c(h) = \sum_w c(h, w) $$
     def kneser_ney_probs(self, ids, w):
         """P_KN(w | context) for a batch: ids from _context_ids (one (Q,) array per order), w (Q,) -> (Q,)."""
         ### BEGIN SOLUTION

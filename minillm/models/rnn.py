@@ -181,11 +181,13 @@ class RNNLM:
         new_h, new_c = [], []
 
         # x_t = E[token_t]                                                        (B, T, C)
+        # $$ x_t = E[\text{token}_t] $$
         x, caches["wte"] = embedding_forward(idx, p["wte"])
         for layer in range(c.n_layer):
             pre = f"cell.{layer}."
             h0 = state["h"][layer]                                              # (B, H)
             # h_t = cell(x_t, h_{t-1}) for t = 1..T; the LSTM also carries c_t     (B, T, H)
+            # $$ h_t = \operatorname{cell}(x_t, h_{t-1}), \quad t = 1, \dots, T \qquad \text{LSTM: } (h_t, c_t) = \operatorname{cell}(x_t, h_{t-1}, c_{t-1}) $$
             if c.cell == "lstm":
                 x, caches[pre] = lstm_forward(x, h0, p[pre + "Wx"], p[pre + "Wh"], p[pre + "b"],
                                               c0=state["c"][layer])
@@ -194,6 +196,7 @@ class RNNLM:
                 x, caches[pre] = cell_forward(x, h0, p[pre + "Wx"], p[pre + "Wh"], p[pre + "b"])
             new_h.append(x[:, -1])
         # logits_t = h_t W_out + b_out                                            (B, T, V)
+        # $$ z_t = h_t W_\text{out} + b_\text{out} $$
         logits, caches["head"] = linear_forward(x, p["W_out"], p["b_out"])
 
         loss = None
@@ -202,6 +205,7 @@ class RNNLM:
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have the shape of idx {idx.shape}, got {targets.shape}")
             # loss = mean_t -log softmax(logits_t)[target_t]
+            # $$ \mathcal{L} = \operatorname{mean}_t \left( -\log \operatorname{softmax}(z_t)_{y_t} \right) $$
             loss, caches["loss"] = cross_entropy_forward(logits, targets)
             loss = float(loss)
         # the last state, copied: a constant for the next chunk (truncated BPTT)
@@ -219,14 +223,17 @@ class RNNLM:
         _, _, cell_backward = CELLS[c.cell]
         g = {}
         # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
+        # $$ \mathcal{L} = \operatorname{CE}(z, y) \;\Rightarrow\; dz = \mathrm{dloss} \cdot \frac{\hat{p} - \operatorname{onehot}(y)}{N} $$
         dlogits = cross_entropy_backward(dloss, cache["loss"])
         # logits = h W_out + b_out
+        # $$ z = h W_\text{out} + b_\text{out} $$
         dx, g["W_out"], g["b_out"] = linear_backward(dlogits, cache["head"])
         for layer in reversed(range(c.n_layer)):
             pre = f"cell.{layer}."
             # BPTT through the chunk; dh0 (the gradient w.r.t. the carried state) is dropped: truncation
             dx, _dh0, g[pre + "Wx"], g[pre + "Wh"], g[pre + "b"] = cell_backward(dx, cache[pre])
         # x = E[idx]: scatter-add into the rows that were looked up
+        # $$ x_t = E[\mathrm{idx}_t] \;\Rightarrow\; dE_v = \sum_{t:\ \mathrm{idx}_t = v} dx_t $$
         g["wte"] = embedding_backward(dx, cache["wte"])
         return g
 
@@ -282,6 +289,7 @@ class RNNLM:
                 nxt = np.argmax(z, axis=-1)
             else:
                 # p = softmax(z / temperature); draw by inverse CDF, one uniform per row
+                # $$ \hat{p} = \operatorname{softmax}(z / \tau), \qquad \mathrm{next} = \min\left\{ v : \sum_{j \le v} \hat{p}_j \ge u \right\}, \quad u \sim \operatorname{Uniform}[0, 1) $$
                 z = z / temperature
                 p = np.exp(z - z.max(axis=-1, keepdims=True))
                 p /= p.sum(axis=-1, keepdims=True)
@@ -295,6 +303,8 @@ class RNNLM:
 
 # x[b] = tokens[b*n : (b+1)*n],  y[b] = tokens[b*n + 1 : (b+1)*n + 1]      n = (N - 1) // B
 # chunk k = columns k*T .. (k+1)*T - 1 of x and y
+# $$ x_{b,i} = \mathrm{tokens}_{bn + i}, \qquad y_{b,i} = \mathrm{tokens}_{bn + i + 1}, \qquad i = 0, \dots, n-1, \qquad n = \left\lfloor \frac{N - 1}{B} \right\rfloor $$
+# $$ \text{chunk } k = \text{columns } kT, \dots, (k+1)T - 1 \text{ of } x \text{ and } y $$
 def stream_batches(tokens, batch_size, block_size):
     """Cut a 1-D token array into B parallel streams and yield their consecutive (x, y) chunks, (B, <=T) each.
 

@@ -69,6 +69,10 @@ from minillm.models.init import init_params as draw_params
 #       = (1/N_valid) sum_{n valid} [ (1 - eps)(lse_n - logits_{n,t_n}) + eps (lse_n - mean_v logits_{n,v}) ]
 #   logits (..., V) float, targets (...) int in [0, V) or == ignore_index.  eps = 0: plain cross-entropy.
 # Szegedy et al. (2016), as in PyTorch's label_smoothing: eps / V goes to every class, the target included.
+# $$ q_n = (1 - \varepsilon)\, \operatorname{onehot}(y_n) + \frac{\varepsilon}{V} $$
+# $$ \mathrm{lse}_n = \log \sum_v \exp(z_{n,v}) $$
+# $$ \mathcal{L} = \frac{1}{N_\text{valid}} \sum_{n\ \text{valid}} -\sum_v q_{n,v} \log \operatorname{softmax}(z_n)_v $$
+# $$ \mathcal{L} = \frac{1}{N_\text{valid}} \sum_{n\ \text{valid}} \left[ (1 - \varepsilon)(\mathrm{lse}_n - z_{n,y_n}) + \varepsilon \left(\mathrm{lse}_n - \frac{1}{V} \sum_v z_{n,v}\right) \right] $$
 def smoothed_cross_entropy_forward(logits, targets, *, epsilon=0.0, ignore_index=-100):
     check_float_array("logits", logits, min_ndim=1)
     check_number("epsilon", epsilon, low=0.0, high=1.0)
@@ -98,6 +102,7 @@ def smoothed_cross_entropy_forward(logits, targets, *, epsilon=0.0, ignore_index
 
 
 # dlogits_n = dloss * (softmax(logits_n) - q_n) / N_valid      (valid n);  0 for ignored n
+# $$ dz_n = \begin{cases} \mathrm{dloss} \cdot \frac{\operatorname{softmax}(z_n) - q_n}{N_\text{valid}} & n \text{ valid} \\ 0 & n \text{ ignored} \end{cases} $$
 def smoothed_cross_entropy_backward(dloss, cache):
     logits, lse, t, rows, epsilon = cache
     V = logits.shape[-1]
@@ -235,6 +240,7 @@ class Seq2Seq:
 
     # ------------------------------------------------------------------ pieces of the forward
     # x = sqrt(C) E[ids] + PE[:L]      (B, L, C)      then dropout
+    # $$ x_t = \sqrt{C}\, E[\mathrm{id}_t] + PE_t, \quad t = 0, \dots, L-1, \qquad \text{then } x \leftarrow \operatorname{Drop}(x) $$
     def _embed(self, ids, side, drop, rng):
         C = self.config.n_embd
         e, cache_emb = embedding_forward(ids, self._emb(side))
@@ -246,6 +252,7 @@ class Seq2Seq:
         cache_emb, cache_drop = cache
         dx = dropout_backward(dx, cache_drop)
         # x = sqrt(C) E[ids] + PE  ->  dE = scatter-add of sqrt(C) dx  (PE is fixed)
+        # $$ x_t = \sqrt{C}\, E[\mathrm{id}_t] + PE_t \;\Rightarrow\; dE_v = \sum_{t:\ \mathrm{id}_t = v} \sqrt{C}\, dx_t $$
         return embedding_backward(dx * math.sqrt(self.config.n_embd), cache_emb)
 
     def _final_norm(self, x, side):
@@ -260,6 +267,7 @@ class Seq2Seq:
         caches = []
         for i in range(c.n_encoder_layer):
             # x = x + SelfAttn(LN(x));  x = x + FFN(LN(x))
+            # $$ x \leftarrow x + \operatorname{SelfAttn}(\operatorname{LN}(x)) \qquad x \leftarrow x + \operatorname{FFN}(\operatorname{LN}(x)) $$
             x, cache = encoder_block_forward(x, block_params(self.params, f"enc.{i}."), n_heads=c.n_head, mask=mask,
                                              norm="pre", eps=c.norm_eps, activation=c.activation, dropout=drop,
                                              rng=rng, training=drop > 0, ops=self.ops)
@@ -275,6 +283,7 @@ class Seq2Seq:
         caches = []
         for i in range(c.n_decoder_layer):
             # y = y + SelfAttn(LN(y); causal);  y = y + CrossAttn(LN(y), memory);  y = y + FFN(LN(y))
+            # $$ y \leftarrow y + \operatorname{SelfAttn}(\operatorname{LN}(y); \text{causal}) \qquad y \leftarrow y + \operatorname{CrossAttn}(\operatorname{LN}(y), m) \qquad y \leftarrow y + \operatorname{FFN}(\operatorname{LN}(y)) $$
             y, cache = cross_decoder_block_forward(y, memory, block_params(self.params, f"dec.{i}."),
                                                    n_heads=c.n_head, self_mask=self_mask, memory_mask=memory_mask,
                                                    causal=True, norm="pre", eps=c.norm_eps, activation=c.activation,
@@ -282,6 +291,7 @@ class Seq2Seq:
             caches.append(cache)
         y, cache_ln = self._final_norm(y, "dec")                     # (B, T, C)
         # logits = y E_tgt^T        (the output head is the target embedding, transposed)
+        # $$ z = y\, E_\text{tgt}^\top $$
         logits, cache_head = linear_forward(y, self._emb("tgt").T)   # (B, T, V)
         return logits, (cache_embed, caches, cache_ln, cache_head)
 
@@ -310,6 +320,7 @@ class Seq2Seq:
             if tgt_out.shape != tgt_in.shape:
                 raise ValueError(f"tgt_out must have the shape of tgt_in {tgt_in.shape}, got {tgt_out.shape}")
             # loss = mean over real target tokens of -sum_v q_v log p_v
+            # $$ \mathcal{L} = \operatorname{mean}_{n\ \text{real}} \left( -\sum_v q_{n,v} \log \hat{p}_{n,v} \right) $$
             loss, cache_loss = smoothed_cross_entropy_forward(logits, tgt_out, epsilon=label_smoothing,
                                                               ignore_index=c.pad_id)
             loss = float(loss)
@@ -329,8 +340,10 @@ class Seq2Seq:
         cache_embed_s, enc_caches, cache_ln_s = cache["enc"]
 
         # loss = smoothed cross-entropy  ->  dlogits = dloss * (p - q) / N
+        # $$ dz = \mathrm{dloss} \cdot \frac{\hat{p} - q}{N} $$
         dlogits = smoothed_cross_entropy_backward(dloss, cache["loss"])
         # logits = y E_tgt^T  ->  dy = dlogits E_tgt,  d(E_tgt^T) = y^T dlogits
+        # $$ z = y\, E_\text{tgt}^\top \;\Rightarrow\; dy = dz\, E_\text{tgt}, \qquad d(E_\text{tgt}^\top) = y^\top dz $$
         dy, dEt_T, _ = linear_backward(dlogits, cache_head)
         dy, g["dec.ln_f.gamma"], g["dec.ln_f.beta"] = layernorm_backward(dy, cache_ln_t)
         dmemory = None
@@ -342,6 +355,7 @@ class Seq2Seq:
         dEt_lookup = self._embed_backward(dy, cache_embed_t)
 
         # memory = LN(x_enc)
+        # $$ m = \operatorname{LN}(x_\text{enc}) $$
         dx, g["enc.ln_f.gamma"], g["enc.ln_f.beta"] = layernorm_backward(dmemory, cache_ln_s)
         for i in reversed(range(c.n_encoder_layer)):
             dx, grads = encoder_block_backward(dx, enc_caches[i])

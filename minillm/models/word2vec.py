@@ -54,6 +54,9 @@ from minillm.models.wordvectors import WordVectors, build_vocab, encode_corpus
 #   v (B, d) center vectors, u_pos (B, d) context vectors, u_neg (B, K, d) noise vectors -> L scalar
 # log σ(x) = -log(1 + e^{-x}) = -logaddexp(0, -x), which never overflows.
 # ---------------------------------------------------------------------------
+# $$ \mathcal{L} = -\frac{1}{B} \sum_b \left[ \log \sigma(s_b) + \sum_k \log \sigma(-n_{bk}) \right] $$
+# $$ s_b = u_{\mathrm{pos},b} \cdot v_b, \qquad n_{bk} = u_{\mathrm{neg},bk} \cdot v_b $$
+# $$ \log \sigma(x) = -\log(1 + e^{-x}) = -\operatorname{logaddexp}(0, -x) $$
 def sgns_loss_forward(v, u_pos, u_neg):
     check_float_array("v", v, ndim=2)
     check_float_array("u_pos", u_pos, ndim=2)
@@ -79,6 +82,9 @@ def sgns_loss_forward(v, u_pos, u_neg):
 #   du_pos_b  = dL/ds_b v_b                                       (B, d)
 #   du_neg_bk = dL/dn_bk v_b                                      (B, K, d)
 # each multiplied by the upstream dloss.
+# $$ \sigma'(x) = \sigma(x)\,(1 - \sigma(x)) $$
+# $$ \frac{\partial \mathcal{L}}{\partial s_b} = -\frac{1}{B}\,(1 - \sigma(s_b)) = \frac{\sigma(s_b) - 1}{B}, \qquad \frac{\partial \mathcal{L}}{\partial n_{bk}} = \frac{1}{B}\, \sigma(n_{bk}) $$
+# $$ dv_b = \frac{\partial \mathcal{L}}{\partial s_b}\, u_{\mathrm{pos},b} + \sum_k \frac{\partial \mathcal{L}}{\partial n_{bk}}\, u_{\mathrm{neg},bk}, \qquad du_{\mathrm{pos},b} = \frac{\partial \mathcal{L}}{\partial s_b}\, v_b, \qquad du_{\mathrm{neg},bk} = \frac{\partial \mathcal{L}}{\partial n_{bk}}\, v_b \qquad (\text{each} \times \mathrm{dloss}) $$
 def sgns_loss_backward(dloss, cache):
     v, u_pos, u_neg, s, n = cache
     ### BEGIN SOLUTION
@@ -96,6 +102,7 @@ def sgns_loss_backward(dloss, cache):
 
 def _sigmoid(x):
     # σ(x) = exp(log σ(x)) = exp(-logaddexp(0, -x)): no overflow for large |x|
+    # $$ \sigma(x) = \exp(\log \sigma(x)) = \exp(-\operatorname{logaddexp}(0, -x)) $$
     return np.exp(-np.logaddexp(0, -x))
 
 
@@ -104,6 +111,8 @@ def _sigmoid(x):
 # word w fills round(size · F(w)) - round(size · F(w-1)) slots, F the cumulative P_n,
 # so its share of the table is P_n(w) to within 1/size.  Sample: table[uniform slot].
 # ---------------------------------------------------------------------------
+# $$ P_n(w) = \frac{c(w)^{\mathrm{power}}}{\sum_{w'} c(w')^{\mathrm{power}}}, \qquad \mathrm{power} = \frac{3}{4} $$
+# $$ \mathrm{slots}(w) = \operatorname{round}(\mathrm{size} \cdot F(w)) - \operatorname{round}(\mathrm{size} \cdot F(w-1)), \qquad F(w) = \sum_{w' \le w} P_n(w') $$
 def noise_table(counts, *, power=0.75, size=1_000_000):
     check_int_array("counts", counts)
     check_number("power", power, low=0.0)
@@ -122,6 +131,7 @@ def noise_table(counts, *, power=0.75, size=1_000_000):
 #   f(w) = c(w) / Σ c,    P_discard(w) = 1 - sqrt(t / f(w)),    P_keep(w) = min(1, sqrt(t / f(w)))
 # A word rarer than t is always kept.  t = None keeps everything.
 # ---------------------------------------------------------------------------
+# $$ f(w) = \frac{c(w)}{\sum_{w'} c(w')}, \qquad P_\text{discard}(w) = 1 - \sqrt{\frac{t}{f(w)}}, \qquad P_\text{keep}(w) = \min\left(1, \sqrt{\frac{t}{f(w)}}\right) $$
 def keep_probabilities(counts, *, t=1e-3):
     check_int_array("counts", counts)
     if counts.ndim != 1 or counts.size == 0 or np.any(counts <= 0):
@@ -139,6 +149,7 @@ def keep_probabilities(counts, *, t=1e-3):
 #   ids (N,), sentence_of (N,) -> centers (P,), contexts (P,)
 # Vectorised over positions: one pass per distance o = 1 .. window.
 # ---------------------------------------------------------------------------
+# $$ (\mathrm{ids}_i, \mathrm{ids}_j) \quad \text{for all } i \ne j \text{ in the same sentence with } |i - j| \le b_i, \qquad b_i \sim \operatorname{Uniform}\{1, \dots, \mathrm{window}\} \ \text{(dynamic) or } b_i = \mathrm{window} \ \text{(fixed)} $$
 def skipgram_pairs(ids, sentence_of, *, window, rng=None, dynamic=True):
     check_int_array("ids", ids)
     check_int_array("sentence_of", sentence_of)
@@ -164,6 +175,7 @@ def skipgram_pairs(ids, sentence_of, *, window, rng=None, dynamic=True):
 
 
 # lr_t = lr · max(min_lr_fraction, 1 - progress),   progress in [0, 1] = share of training done
+# $$ \mathrm{lr}_t = \mathrm{lr} \cdot \max(\mathrm{min\_lr\_fraction},\ 1 - \mathrm{progress}), \qquad \mathrm{progress} \in [0, 1] $$
 def linear_lr(lr, progress, *, min_lr_fraction=1e-4):
     check_number("progress", progress, low=0.0, high=1.0)
     return lr * max(min_lr_fraction, 1.0 - progress)
@@ -242,6 +254,7 @@ class Word2Vec:
                 lr = linear_lr(cfg.lr, (epoch + start / P) / cfg.epochs, min_lr_fraction=cfg.min_lr_fraction)
                 loss, cache = sgns_loss_forward(W_in[c], W_out[o], W_out[noise])
                 # dloss = B: the gradient of the batch SUM, so lr is a per-pair step
+                # $$ \mathrm{dloss} = B $$
                 dv, du_pos, du_neg = sgns_loss_backward(float(B), cache)
                 np.add.at(W_in, c, -lr * dv)
                 np.add.at(W_out, o, -lr * du_pos)

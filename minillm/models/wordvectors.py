@@ -47,6 +47,7 @@ def check_sentences(name, sentences):
 # Vocabulary: the words seen at least min_count times, most frequent first
 # (ties in alphabetical order), as in word2vec.c.  counts[i] = c(words[i]).
 # ---------------------------------------------------------------------------
+# $$ \mathrm{counts}_i = c(\mathrm{words}_i) \ge \mathrm{min\_count} $$
 def build_vocab(sentences, *, min_count=1):
     flat = check_sentences("sentences", sentences)
     check_int("min_count", min_count, low=1)
@@ -74,6 +75,7 @@ def encode_corpus(sentences, words):
 # cos(a, b) = a . b / (|a| |b|)
 #   A (n, d), B (m, d) -> (n, m);  a (d,) gives a row (m,);  a zero vector has cosine 0 with everything
 # ---------------------------------------------------------------------------
+# $$ \cos(a, b) = \frac{a \cdot b}{\|a\|\, \|b\|} \qquad (\cos(0, b) = 0) $$
 def cosine_similarity(A, B):
     check_float_array("A", A)
     check_float_array("B", B)
@@ -108,6 +110,7 @@ def _check_table(vectors, words):
 # most_similar(w) = the topn words x != w with the largest cos(v_x, v_w)
 #   query: a word of `words` (itself excluded) or a vector (d,);  exclude: more words to skip
 # ---------------------------------------------------------------------------
+# $$ \mathrm{most\_similar}(w) = \text{the } \mathrm{topn} \text{ words } x \ne w \text{ with the largest } \cos(v_x, v_w) $$
 def most_similar(vectors, words, query, *, topn=10, exclude=()):
     _check_table(vectors, words)
     check_int("topn", topn, low=1)
@@ -134,6 +137,8 @@ def most_similar(vectors, words, query, *, topn=10, exclude=()):
 # exactly as cos(x, b) - cos(x, a) + cos(x, c) (Levy & Goldberg 2014).
 # "man : king :: woman : ?" -> queen when king - man + woman lands near queen.
 # ---------------------------------------------------------------------------
+# $$ ? = \operatorname{argmax}_{x \notin \{a, b, c\}} \cos(v_x, t), \qquad t = \hat{v}_b - \hat{v}_a + \hat{v}_c, \qquad \hat{v} = \frac{v}{\|v\|} $$
+# $$ \cos(v_x, t) = \frac{\hat{v}_x \cdot t}{\|t\|} \;\Rightarrow\; \operatorname{argmax}_x \cos(v_x, t) = \operatorname{argmax}_x \left[ \cos(x, b) - \cos(x, a) + \cos(x, c) \right] $$
 def analogy(vectors, words, a, b, c, *, topn=1):
     _check_table(vectors, words)
     index = {w: i for i, w in enumerate(words)}
@@ -148,6 +153,7 @@ def analogy(vectors, words, a, b, c, *, topn=1):
 #   X (n, d) -> Z (n, 2), and the fraction of the variance each axis explains.
 # The sign of each axis is fixed (largest |entry| of the axis positive) so figures are reproducible.
 # ---------------------------------------------------------------------------
+# $$ X_c = X - \bar{X} = U S V^\top \ \text{(thin SVD)} \;\Rightarrow\; Z = X_c\, V_{:,\,1..2} = U_{:,\,1..2}\, \operatorname{diag}(S_1, S_2) $$
 def pca_2d(X):
     check_float_array("X", X, ndim=2)
     if X.shape[0] < 2 or X.shape[1] < 2:
@@ -167,6 +173,7 @@ def pca_2d(X):
 #   kNN by cosine among the labelled words only;  labels: dict word -> label
 # A table of random vectors scores about (words per label - 1) / (labelled words - 1).
 # ---------------------------------------------------------------------------
+# $$ \mathrm{purity} = \operatorname{mean}_{w\ \text{labelled}} \frac{\left|\{ x \in \operatorname{kNN}(w) : \operatorname{label}(x) = \operatorname{label}(w) \}\right|}{k} $$
 def neighbour_purity(vectors, words, labels, *, k):
     _check_table(vectors, words)
     check_int("k", k, low=1)

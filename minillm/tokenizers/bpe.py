@@ -67,6 +67,7 @@ def learn_merges(word_counts, n_merges):
     words = [list(w) for w in word_counts]                  # each word as a list of token ids
     freqs = [word_counts[w] for w in word_counts]
     # count(a, b) = sum over words of freq(word) * occurrences of "a b" in word
+    # $$ \operatorname{count}(a, b) = \sum_\mathrm{word} \operatorname{freq}(\mathrm{word}) \cdot \#\{\text{occurrences of } a\, b \text{ in word}\} $$
     pair_counts = Counter()
     where = defaultdict(set)                                # pair -> indices of words that (may) contain it
     for i, (w, f) in enumerate(zip(words, freqs)):

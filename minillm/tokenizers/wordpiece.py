@@ -317,6 +317,7 @@ class WordPieceTokenizer:
         # the rest of the budget (on a tie the first text counts as the shorter one). This is the
         # rule of Hugging Face's Rust tokenizers (transformers' BertTokenizer from v5, BertTokenizerFast);
         # the old pure-Python BertTokenizer removed one token at a time and, on a tie, from the pair.
+        # $$ n_\mathrm{short} = \min\left(|\mathrm{short}|,\ \left\lfloor \frac{\mathrm{budget}}{2} \right\rfloor\right), \qquad n_\mathrm{long} = \mathrm{budget} - n_\mathrm{short} $$
         if len(ids_a) > len(ids_b):
             keep_b = min(len(ids_b), budget // 2)
             keep_a = budget - keep_b
