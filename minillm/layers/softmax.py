@@ -89,19 +89,6 @@ def log_softmax_backward(dout, cache):
     ### END SOLUTION
 
 
-# ---------------------------------------------------------------------------
-# Cross-entropy over the last axis, mean over the targets that are not ignored:
-#   logits (..., V) float,  targets (...) integer, each in [0, V) or == ignore_index
-#   lse_n  = log sum_v exp(logits_{n,v})           (per row n, by log-sum-exp)
-#   loss   = -(1/N_valid) sum_{n valid} (logits_{n, t_n} - lse_n)      scalar
-# If every target is ignored, N_valid = 0 and the loss is defined as 0.
-#
-# The cache keeps the logits (already alive in the caller) and one lse per row;
-# backward recomputes the probabilities exp(logits - lse) instead of storing a
-# second (N, V) array -- for a GPT's vocabulary that is the largest activation.
-# ---------------------------------------------------------------------------
-# $$ \mathrm{lse}_n = \log \sum_{v} \exp(z_{n,v}) $$
-# $$ \mathcal{L} = -\frac{1}{N_{\mathrm{valid}}} \sum_{n \text{ valid}} \left( z_{n, y_n} - \mathrm{lse}_n \right) \qquad \left(\mathcal{L} = 0 \text{ if } N_{\mathrm{valid}} = 0\right) $$
 def check_cross_entropy_args(logits, targets, ignore_index):
     """Checks of cross_entropy_forward (shared with its Numba twin); returns t (N,) int64 and valid (N,) bool."""
     check_float_array("logits", logits, min_ndim=1)
@@ -125,6 +112,19 @@ def check_cross_entropy_args(logits, targets, ignore_index):
     return t, valid
 
 
+# ---------------------------------------------------------------------------
+# Cross-entropy over the last axis, mean over the targets that are not ignored:
+#   logits (..., V) float,  targets (...) integer, each in [0, V) or == ignore_index
+#   lse_n  = log sum_v exp(logits_{n,v})           (per row n, by log-sum-exp)
+#   loss   = -(1/N_valid) sum_{n valid} (logits_{n, t_n} - lse_n)      scalar
+# If every target is ignored, N_valid = 0 and the loss is defined as 0.
+#
+# The cache keeps the logits (already alive in the caller) and one lse per row;
+# backward recomputes the probabilities exp(logits - lse) instead of storing a
+# second (N, V) array -- for a GPT's vocabulary that is the largest activation.
+# ---------------------------------------------------------------------------
+# $$ \mathrm{lse}_n = \log \sum_{v} \exp(z_{n,v}) $$
+# $$ \mathcal{L} = -\frac{1}{N_{\mathrm{valid}}} \sum_{n \text{ valid}} \left( z_{n, y_n} - \mathrm{lse}_n \right) \qquad \left(\mathcal{L} = 0 \text{ if } N_{\mathrm{valid}} = 0\right) $$
 def cross_entropy_forward(logits, targets, *, ignore_index=IGNORE_INDEX):
     t, valid = check_cross_entropy_args(logits, targets, ignore_index)
     ### BEGIN SOLUTION

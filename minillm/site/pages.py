@@ -2,8 +2,8 @@
 
 A code page lays a module out function by function, one row each: on the left the comment block
 above the `def` (the ASCII formula as the editor shows it, then its LaTeX twin, a `# $$ ... $$`
-line, typeset) and the first paragraph of the docstring; on the right the code, exactly as in
-the file.  The entries of docs/FORMULAS.md that cite the module come first, typeset, each linking
+line, typeset), the twins of the formula blocks inside the body, and the first paragraph of the
+docstring; on the right the code, exactly as in the file.  The entries of docs/FORMULAS.md that cite the module come first, typeset, each linking
 to the article's section, the notebook and the tests.
 """
 import ast
@@ -117,6 +117,10 @@ def code_page(relpath, source, entries, depth):
         if name:
             left += f'<h3 class="name"><a href="#{escape(name)}">{escape(name)}</a></h3>'
         left += formula_block_html(comments)
+        inside = [line for line in code if TWIN.match(line)]    # twins of formula blocks inside the body
+        if inside:
+            left += '<p class="inside">inside:</p>' + "".join(
+                f'<div class="twin">{tex_html(TWIN.match(line).group(1), display=True)}</div>' for line in inside)
         if docstring:
             left += f'<p class="doc">{escape(docstring.split(chr(10) + chr(10))[0])}</p>'
         anchor = f' id="{escape(name)}"' if name else ""

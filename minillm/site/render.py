@@ -10,7 +10,7 @@ import re
 
 from latex2mathml.converter import convert
 
-# `code`, ```blocks```, $$display$$, $inline$ (not \$, not a lone $ in prose such as "$5")
+# code spans and blocks, display math (two dollars), inline math (one; not an escaped or a lone dollar)
 _TOKEN = re.compile(r"```.*?```|`[^`\n]*`|\$\$(.+?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])", re.S)
 
 
