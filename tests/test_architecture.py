@@ -210,5 +210,7 @@ def test_every_module_has_a_level():
 
 def test_the_readme_states_the_order():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    order = "leaves -> layers -> kernels -> models/io/tokenizers/datasets -> train/generate/runtime -> tasks -> bench/cli"
+    order = (
+        "leaves -> layers -> kernels -> models/io/tokenizers/datasets -> train/generate/runtime -> tasks/assignments -> "
+        "bench/cli/site")
     assert order in readme
