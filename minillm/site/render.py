@@ -11,7 +11,7 @@ import re
 from latex2mathml.converter import convert
 
 # code spans and blocks, display math (two dollars), inline math (one; not an escaped or a lone dollar)
-_TOKEN = re.compile(r"```.*?```|`[^`\n]*`|\$\$(.+?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])", re.S)
+_TOKEN = re.compile(r"```.*?```|`[^`\n]*`|\$\$(.+?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]+?)\$(?!\$)", re.S)
 
 
 class MathError(ValueError):
