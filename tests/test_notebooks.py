@@ -102,7 +102,7 @@ def test_notebook_committed_without_outputs(path):
 
 # Two kernels at a time: the notebooks hold NumPy's BLAS to one thread (their first cell), so on two
 # cores two of them run side by side at full speed, and both editions fit the suite's time budget.
-# All are submitted when the first one is asked for, in order; each test waits for its own.
+# The selected ones are submitted when the first is asked for, in order; each test waits for its own.
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 _pool = None
 _runs = {}
@@ -115,19 +115,24 @@ def _run(path):
         return None, str(error)
 
 
-def _result(path):
+def _result(path, session):
+    """The (seconds, error) of `path`; the first call submits every notebook this run selected (-k counts)."""
     global _pool
     if _pool is None:
         os.environ["MPLBACKEND"] = "Agg"          # the kernels inherit it: no display, no GUI backend
         _pool = ThreadPoolExecutor(max_workers=WORKERS)
-        for p in NOTEBOOKS:
+        selected = [item.callspec.params["path"] for item in session.items
+                    if getattr(item, "originalname", "") == "test_notebook_executes"]
+        for p in selected:
             _runs[p] = _pool.submit(_run, p)
+    if path not in _runs:                         # not collected as selected (a direct call): run it now
+        _runs[path] = _pool.submit(_run, path)
     return _runs[path].result()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_executes(path):
-    elapsed, error = _result(path)
+def test_notebook_executes(path, request):
+    elapsed, error = _result(path, request.session)
     if error:
         pytest.fail(error, pytrace=False)
     print(f"{path.name}: executed in {elapsed:.1f} s")
