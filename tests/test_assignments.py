@@ -286,7 +286,9 @@ def test_report_tabulates_a_class(tmp_path, solutions):
 def test_the_teaching_and_syllabus_tables_are_the_sets():
     import re
 
-    for page in ("TEACHING.md", "SYLLABUS.md"):
+    for page in ("TEACHING.md", "SYLLABUS.md", "zh/TEACHING.md", "zh/SYLLABUS.md"):
+        if not (ROOT / "docs" / page).is_file() and page.startswith("zh/"):
+            pytest.fail(f"docs/{page} is missing")
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
         rows = re.findall(r"^\| (A\d) \|(.*)$", text, re.M)
         assert [name for name, _ in rows] == [s.name for s in SETS], page
@@ -294,8 +296,9 @@ def test_the_teaching_and_syllabus_tables_are_the_sets():
             after = row.rstrip(" |").rsplit("|", 1)[-1].strip()
             expected = "—" if not s.depends_on else ", ".join(s.depends_on)
             assert after in (expected, f"{s.depends_on[0]}–{s.depends_on[-1]}" if s.depends_on else "—"), (page, name)
-            if page == "TEACHING.md":
-                assert f": {len(s.functions)} functions" in row or f": {len(s.functions)} |" in row, (name, row)
+            if page.endswith("TEACHING.md"):
+                assert (f": {len(s.functions)} functions" in row or f": {len(s.functions)} |" in row
+                        or f"：{len(s.functions)} 个函数" in row), (page, name, row)
 
 
 def test_a_chinese_workspace_stubs_in_chinese_and_grades_the_same(tmp_path):
