@@ -77,6 +77,9 @@ def test_notebook_pages_link_both_editions_and_the_formulas(site):
     en = (site / "nb/09_output_layer.html").read_text(encoding="utf-8")
     zh = (site / "nb/zh/09_output_layer.html").read_text(encoding="utf-8")
     assert 'lang="zh"' in zh and "交叉熵" in zh and "formulas.html#" in en
+    # the docs/FORMULAS.md entries the notebook works out, typeset at its top, with links to code and tests
+    top = en.split('<div class="md">', 1)[0]
+    assert "<math" in top and 'href="../code/layers/softmax.html"' in top and 'href="../tests/' in top
     assert "data:image/png;base64," in en                      # the figures, executed at build time
     index = (site / "index.html").read_text(encoding="utf-8")
     assert 'href="nb/09_output_layer.html"' in index and 'href="index.zh.html"' in index

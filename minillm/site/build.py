@@ -222,7 +222,8 @@ def build(out, *, notebooks=None, modules=None, root=PROJECT_DIR, log=print):
     for k, (path, lang) in enumerate(todo, 1):
         log(f"[{k}/{len(todo)}] {path.relative_to(root)}")
         nb = executed(path, cache_dir, package_hash, log)
-        cited = [(inline_html(t), a) for t, a, _, _, ns in entries if path.stem in ns]
+        cited = [(inline_html(t), a, markdown_html(_standard(b, notebook=True))) for t, a, b, _, ns in entries
+                 if path.stem in ns]
         rel = notebook_href(path.stem, lang)
         depth = rel.count("/")
         body = notebook_page(nb, cited, depth)
@@ -234,8 +235,10 @@ def build(out, *, notebooks=None, modules=None, root=PROJECT_DIR, log=print):
     return written
 
 
-def _standard(entry_markdown):
-    """The entry's "Standard." and "Code." bullets (what a code page shows of it)."""
-    keep = [b for b in re.split(r"(?m)^(?=- \*\*)", entry_markdown) if b.startswith(("- **Standard.", "- **Code.",
-                                                                                      "- **Notebook."))]
+def _standard(entry_markdown, notebook=False):
+    """The entry's "Standard." bullet and the bullets that point on: to the code and the notebook (a code page),
+    to the code and the tests (a notebook page)."""
+    wanted = ("- **Standard.", "- **Code.", "- **Tests.") if notebook else ("- **Standard.", "- **Code.",
+                                                                             "- **Notebook.")
+    keep = [b for b in re.split(r"(?m)^(?=- \*\*)", entry_markdown) if b.startswith(wanted)]
     return "".join(keep) or entry_markdown

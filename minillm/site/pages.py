@@ -151,12 +151,17 @@ def _output_html(out):
 
 
 def notebook_page(nb, entries, depth):
-    """The HTML of one executed notebook: markdown typeset, code highlighted, outputs and figures inline."""
+    """The HTML of one executed notebook: the docs/FORMULAS.md entries it works out (title, anchor, their
+    typeset "Standard." form) first, then markdown typeset, code highlighted, outputs and figures inline."""
     body = []
     if entries:
         up = "../" * depth
-        links = " · ".join(f'<a href="{up}formulas.html#{a}">{t}</a>' for t, a in entries)
-        body.append(f'<p class="cites">Formulas of this notebook (docs/FORMULAS.md): {links}</p>')
+        body.append('<details class="formulas"><summary>The article\'s formulas this notebook works out '
+                    '(docs/FORMULAS.md)</summary>')
+        for title, anchor, html in entries:
+            body.append(f'<article class="entry"><h3><a href="{up}formulas.html#{anchor}">{title}</a></h3>{html}'
+                        f"</article>")
+        body.append("</details>")
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if cell["cell_type"] == "markdown":
