@@ -29,7 +29,7 @@ def _check_grads(params, grads):
 
 
 # global norm  ||g|| = sqrt( sum over all tensors of sum(g^2) )
-# if ||g|| > max_norm:  g <- g * max_norm / ||g||
+# if ||g|| > max_norm:  g <- g * max_norm / (||g|| + 1e-6)
 # $$ \|g\| = \sqrt{\sum_\text{tensors} \sum_i g_i^2} $$
 # $$ \|g\| > \mathrm{max\_norm}: \quad g \leftarrow g \cdot \frac{\mathrm{max\_norm}}{\|g\| + 10^{-6}} $$
 def clip_grad_norm(grads, max_norm):
@@ -47,7 +47,7 @@ def clip_grad_norm(grads, max_norm):
 
 # linear warmup, then cosine decay from max_lr to min_lr:
 #   lr(t) = max_lr * (t+1) / warmup                                      t < warmup
-#   lr(t) = min_lr + 0.5 (1 + cos(pi * (t - warmup)/(decay - warmup))) (max_lr - min_lr)   warmup <= t <= decay
+#   lr(t) = min_lr + 0.5 (1 + cos(pi * (t - warmup)/max(1, decay - warmup))) (max_lr - min_lr)   warmup <= t <= decay
 #   lr(t) = min_lr                                                       t > decay
 # $$ \mathrm{lr}(t) = \begin{cases} \mathrm{max\_lr} \cdot \frac{t + 1}{\mathrm{warmup}} & t < \mathrm{warmup} \\ \mathrm{min\_lr} + \frac{1}{2} \left(1 + \cos\left(\pi\, \frac{t - \mathrm{warmup}}{\max(1,\ \mathrm{decay} - \mathrm{warmup})}\right)\right) (\mathrm{max\_lr} - \mathrm{min\_lr}) & \mathrm{warmup} \le t \le \mathrm{decay} \\ \mathrm{min\_lr} & t > \mathrm{decay} \end{cases} $$
 def cosine_schedule(step, *, max_lr, min_lr, warmup_iters, decay_iters):

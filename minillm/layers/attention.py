@@ -60,7 +60,7 @@ def causal_mask(Tq, Tk):
 
 
 # A = Q K^T / sqrt(d_k)                   (..., Tq, Tk)   the logits (`scores` in the code)
-# A_ij = -inf where the mask forbids it (mask False, or j after i when causal)
+# A_ij = -inf where the mask forbids it (mask False, or, when causal, j > i + Tk - Tq: the causal_mask above)
 # P = softmax_j(A)                        (..., Tq, Tk)   the weights (`probs`); a fully masked row -> P = 0
 # out = P V                               (..., Tq, d_v)
 #   q (..., Tq, d_k)   k (..., Tk, d_k)   v (..., Tk, d_v)   (usually ... = (B, H); d_k is `D` in the code)

@@ -47,7 +47,7 @@ def softmax_forward(x, *, axis=-1):
 
 
 # dx_j = out_j * (dout_j - sum_k dout_k out_k)
-#   (the Jacobian of softmax is diag(out) - out out^T)
+#   (the Jacobian of softmax is diag(out) - out^T out, out a row vector)
 # $$ \frac{\partial \mathcal{L}}{\partial x_j} = \mathrm{out}_j \left( \frac{\partial \mathcal{L}}{\partial \mathrm{out}_j} - \sum_k \frac{\partial \mathcal{L}}{\partial \mathrm{out}_k} \, \mathrm{out}_k \right) $$
 # $$ \frac{\partial \, \mathrm{out}_j}{\partial x_i} = \mathrm{out}_j \left( \delta_{ij} - \mathrm{out}_i \right) $$
 # $$ \text{Jacobian: } \operatorname{diag}(\mathrm{out}) - \mathrm{out}^\top \mathrm{out} \quad \text{(out a row vector)} $$
