@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from minillm.assignments.markers import BEGIN, regions, solution_lines, source_regions, stub_cell
+from minillm.assignments.markers import BEGIN, functions, regions, solution_lines, source_regions, stub_cell
 from minillm.assignments.sets import FUNCTIONS, SETS, chosen_sets
 from minillm.assignments.workspace import make, module_path
 
@@ -121,19 +121,11 @@ def test_the_student_copy_holds_no_solution_body(student):
         for qualname, (begin, end) in source_regions(reference, g.module).items():
             if qualname not in g.regions:
                 continue
-            node = _function(tree, qualname)
+            node = functions(tree)[qualname]
             body = {line.strip() for line in ast.get_source_segment(copy, node).split("\n")}
             leaked = [line for line in solution_lines(reference, begin, end) if line in body]
             assert leaked == [], f"{g.name}: the student copy of {qualname} keeps {leaked}"
             assert f"{g.name} is not written yet" in ast.get_source_segment(copy, node)
-
-
-def _function(tree, qualname):
-    node = tree
-    for part in qualname.split("."):
-        node = next(n for n in ast.iter_child_nodes(node) if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-                    and n.name == part)
-    return node
 
 
 def test_the_student_notebooks_hold_no_solution_and_stay_valid(student):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from minillm.assignments.cases import CASES, Gradients, Property, Values
-from minillm.assignments.markers import NOT_WRITTEN
+from minillm.assignments.markers import NOT_WRITTEN, functions
 from minillm.assignments.sets import FUNCTIONS, SET_OF, closure
 
 THRESHOLD = 1e-6
@@ -163,13 +163,7 @@ def still_stubbed(name):
     """True while one of `name`'s marked bodies is still the stub `make` wrote (read from the source)."""
     g = FUNCTIONS[name]
     path = Path(importlib.import_module(g.module).__file__)
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.ClassDef)):
-                child.qualname = f"{node.qualname}.{child.name}" if hasattr(node, "qualname") else child.name
-                nodes[child.qualname] = child
+    nodes = functions(ast.parse(path.read_text(encoding="utf-8")))
     own = nodes.get(name)
     for qualname in g.regions:
         if qualname not in nodes or not _raises_stub(nodes[qualname], name):
@@ -264,12 +258,6 @@ def read_workspace(workspace, set_name=None):
     except (OSError, ValueError, EOFError) as e:
         raise ValueError(f"{workspace / EXPECTED_FILE} cannot be read ({e}): make the workspace again") from None
     return sets if set_name is None else [set_name], functions, report_functions, expected
-
-
-def run_check(workspace, set_name=None):
-    """The report dict of a workspace: {"sets", "functions": {...}, "score": {"passed", "total"}}."""
-    sets, functions, report_functions, expected = read_workspace(workspace, set_name)
-    return report_of(sets, functions, report_functions, expected)
 
 
 def report_of(sets, functions, report_functions, expected):

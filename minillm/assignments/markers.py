@@ -39,7 +39,7 @@ def regions(lines, where):
     return found
 
 
-def _functions(tree):
+def functions(tree):
     """qualname -> FunctionDef node, for every function and method (nested ones by their dotted path)."""
     out = {}
 
@@ -58,10 +58,10 @@ def _functions(tree):
 def source_regions(text, where):
     """qualname -> (begin, end) line indices of the one solution region inside that function."""
     lines = text.split("\n")
-    functions = _functions(ast.parse(text))
+    found = functions(ast.parse(text))
     out = {}
     for begin, end in regions(lines, where):
-        inside = [(fn.lineno - 1, name) for name, fn in functions.items() if fn.lineno - 1 < begin < fn.end_lineno]
+        inside = [(fn.lineno - 1, name) for name, fn in found.items() if fn.lineno - 1 < begin < fn.end_lineno]
         if not inside:
             raise ValueError(f"{where}, line {begin + 1}: a solution region outside every function")
         name = max(inside)[1]                        # the innermost function: the one that starts last
