@@ -13,18 +13,15 @@ tests/test_zh_edition.py fails when the hash no longer matches (the English cell
 cells were added or removed on one side, when a code cell differs, or when a Chinese markdown cell
 is still mostly Latin letters.  Stamp only the cells you have just translated again.
 """
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EN, ZH = ROOT / "notebooks", ROOT / "notebooks" / "zh"
-
-
-def text_hash(source):
-    """The hash a translation records: sha256 of the English cell's source, first 16 hex digits."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+# the hash and the checks are the sync test's own, so the two cannot disagree
+sys.path.insert(0, str(ROOT / "tests"))
+from test_zh_edition import problems, text_hash  # noqa: E402
 
 
 def source(cell):
@@ -74,9 +71,6 @@ def sync_code(name):
 
 
 def status():
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_zh_edition import problems
-
     bad = 0
     for en in sorted(EN.glob("*.ipynb")):
         for line in problems(en, ZH / en.name):
