@@ -262,7 +262,7 @@ def test_bert_round_trip_and_linear_weights_are_stored_out_by_in(tmp_path, rng):
     x = rng.standard_normal((3, 12)).astype(np.float32)
     np.testing.assert_allclose(x @ raw["encoder.layer.1.attention.self.key.weight"].T,
                                x @ model.params["layer.1.attn.Wk"], rtol=1e-6)
-    back = BertModel.from_pretrained(tmp_path / "bert")
+    back = BertModel.from_pretrained(tmp_path / "bert", backend="numpy")
     for name in model.params:
         np.testing.assert_array_equal(back.params[name], model.params[name], err_msg=name)
     enc = bert_inputs(rng)
@@ -283,7 +283,7 @@ def test_bert_prefix_buffers_and_task_heads(tmp_path, rng):
     folder = copy_folder(tmp_path, tensors, src=tmp_path / "bert")
     with pytest.warns(UserWarning, match=r"does not use 2 weights .*\['cls.predictions.bias', "
                                          r"'cls.seq_relationship.weight'\]"):
-        back = BertModel.from_pretrained(folder)
+        back = BertModel.from_pretrained(folder, backend="numpy")
     enc = bert_inputs(rng)
     np.testing.assert_array_equal(back(**enc).last_hidden_state, model(**enc).last_hidden_state)
 
@@ -307,7 +307,7 @@ def test_bert_without_pooler_weights_loads_with_add_pooling_layer_false(tmp_path
     model.save_pretrained(tmp_path / "bert")
     with pytest.raises(ValueError, match=r"2 missing \['pooler.dense.bias', 'pooler.dense.weight'\]"):
         BertModel.from_pretrained(tmp_path / "bert")
-    back = BertModel.from_pretrained(tmp_path / "bert", add_pooling_layer=False)
+    back = BertModel.from_pretrained(tmp_path / "bert", add_pooling_layer=False, backend="numpy")
     enc = bert_inputs(rng)
     assert back(**enc).pooler_output is None
     np.testing.assert_array_equal(back(**enc).last_hidden_state, model(**enc).last_hidden_state)

@@ -236,6 +236,7 @@ def bert_config_from_hf(hf_config, *, dtype="float32"):
 
 def bert_config_to_hf(config):
     """The config.json dict of transformers' BertModel for a BertConfig.to_dict() dict."""
+    config = {k: v for k, v in config.items() if k != "backend"}  # how minillm computes, not what the model is
     return {"architectures": ["BertModel"], "model_type": "bert", **config,
             "attention_probs_dropout_prob": 0.0,  # minillm's attention has no dropout
             "position_embedding_type": "absolute"}

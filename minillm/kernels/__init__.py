@@ -21,7 +21,7 @@ matmul; the lesson's other versions are reached with
 from minillm.kernels.attention import attention_backward, attention_forward
 from minillm.kernels.fused import (
     cross_entropy_backward, cross_entropy_forward, embedding_backward, feedforward_backward, feedforward_forward,
-    linear_backward, linear_forward,
+    gelu_backward, gelu_forward, linear_backward, linear_forward,
 )
 from minillm.kernels.matmul import matmul, matmul_backward, matmul_nt, matmul_tn
 from minillm.kernels.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward

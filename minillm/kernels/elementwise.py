@@ -1,4 +1,4 @@
-"""Bias + GELU (tanh form) in Numba: the element-wise middle of the GPT feed-forward, fused.
+"""Bias + GELU in Numba: the element-wise middle of the feed-forward, fused (tanh form: GPT; exact erf: BERT).
 
     a   = h + b                                   h = x W_1 from BLAS, b (F,) or none
     u   = sqrt(2/pi) (a + 0.044715 a^3)
@@ -37,11 +37,22 @@ training step, prange versions of these kernels (and of LayerNorm and AdamW)
 gave 39.9 vs 38.4 ms per step with OMP_WAIT_POLICY=passive and 183 vs 42 ms
 with libgomp's default spin-waiting, whose threads fight OpenBLAS's for the
 2 cores.
+
+The exact GELU (BERT's "gelu"), z = a Phi(a), takes Phi from kernels/erf.py and
+saves it for the backward,
+
+    dz/da = Phi(a) + a phi(a),     phi(a) = exp(-a^2 / 2) / sqrt(2 pi)
+
+with both exponentials through kernels/exp.py: one pass forward, one backward,
+in float32 and float64 (results within a few ulp of the NumPy twin, not bit for bit).
 """
 import math
 
 import numpy as np
 from numba import njit
+
+from minillm.kernels.erf import _normal_cdf_row, coefficients
+from minillm.kernels.exp import _exp_rows
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_CUBIC = 0.044715
@@ -170,4 +181,57 @@ def gelu_backward_inplace(dz, a, t):
     """da = dz * d gelu_tanh(a) / da, written into dz (which is returned)."""
     dt = a.dtype.type
     _gelu_backward(dz, a, t, dt(SQRT_2_OVER_PI), dt(3 * GELU_CUBIC), dt(0.5), dt(1.0))
+    return dz
+
+
+# ---------------------------------------------------------------------------
+# Exact GELU (erf form), row by row:  a = h + b,  Phi = Phi(a),  z = a Phi
+# ---------------------------------------------------------------------------
+# $$ a = h + b, \qquad z = a\, \Phi(a) $$
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bias_gelu_erf(a, b, has_bias, Phi, z, c, k, y, t, scratch):
+    N, F = a.shape
+    for n in range(N):
+        if has_bias:
+            for f in range(F):
+                a[n, f] = a[n, f] + b[f]
+        _normal_cdf_row(a[n], Phi[n], c, k, y, t, scratch)
+        for f in range(F):
+            z[n, f] = a[n, f] * Phi[n, f]
+
+
+# da_nf = dz_nf (Phi_nf + a_nf phi(a_nf)),   phi(a) = exp(-a^2 / 2) / sqrt(2 pi)      in place of dz
+# $$ da_{nf} = dz_{nf} \left( \Phi(a_{nf}) + a_{nf}\, \phi(a_{nf}) \right), \qquad \phi(a) = \frac{e^{-a^2/2}}{\sqrt{2\pi}} $$
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gelu_erf_backward(dz, a, Phi, minus_half, inv_sqrt_2pi, y, scratch):
+    N, F = a.shape
+    zero = np.zeros(1, dtype=a.dtype)
+    for n in range(N):
+        for f in range(F):
+            y[0, f] = minus_half * a[n, f] * a[n, f]
+        _exp_rows(y, zero, 1, F, scratch)                     # y = exp(-a^2 / 2)
+        for f in range(F):
+            dz[n, f] = dz[n, f] * (Phi[n, f] + a[n, f] * (y[0, f] * inv_sqrt_2pi))
+
+
+# a (N, F) = x W_1 (modified in place to x W_1 + b),  b (F,) or None   ->   z (N, F), Phi (N, F)
+# $$ a \leftarrow x W_1 + b, \qquad z = a\, \Phi(a) $$
+def bias_gelu_erf_forward(a, b):
+    """Add the bias to a (in place) and return (z, Phi): z = gelu_erf(a), Phi = Phi(a) saved for backward."""
+    F = a.shape[1]
+    Phi, z = np.empty_like(a), np.empty_like(a)
+    bias = np.empty(0, a.dtype) if b is None else b.astype(a.dtype, copy=False)
+    c, k = coefficients(a.dtype)
+    _bias_gelu_erf(a, bias, b is not None, Phi, z, c, k, np.empty((3, F), a.dtype), np.empty(F, a.dtype),
+                   np.empty(F, a.dtype))
+    return z, Phi
+
+
+# dz (N, F) is overwritten by da = dz * gelu_erf'(a)
+# $$ da = dz \odot \left( \Phi(a) + a\, \phi(a) \right) $$
+def gelu_erf_backward_inplace(dz, a, Phi):
+    """da = dz * d gelu_erf(a) / da, written into dz (which is returned)."""
+    dt, F = a.dtype.type, a.shape[1]
+    _gelu_erf_backward(dz, a, Phi, dt(-0.5), dt(1.0 / math.sqrt(2.0 * math.pi)), np.empty((1, F), a.dtype),
+                       np.empty(F, a.dtype))
     return dz

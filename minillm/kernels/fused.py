@@ -12,6 +12,8 @@ how the work is done:
   feedforward       the same 2-D products, with bias + GELU fused between them
                     (minillm.kernels.elementwise): for float32 one element-wise
                     pass forward and one backward, instead of ~22 NumPy passes.
+                    Both GELUs: the tanh form (GPT-2) and the exact erf form
+                    (BERT's, whose NumPy erf series was half of a BERT step).
   cross_entropy     after np.exp, one jitted pass per row gives the row's
                     log-likelihood and its gradient probs - onehot; backward
                     only scales the saved gradient.
@@ -22,7 +24,7 @@ Why BLAS for the products: np.matmul (OpenBLAS) beats the Numba matmul of
 minillm.kernels.matmul on every GPT shape, and Numba's own np.dot needs SciPy.
 
 Layers and options these kernels do not cover (activations other than the
-tanh GELU) fall back to minillm.layers, whose cache the backward recognises.
+two GELUs) fall back to minillm.layers, whose cache the backward recognises.
 """
 import math
 
@@ -31,7 +33,9 @@ from numba import njit
 
 from minillm import layers
 from minillm.checks import check_choice, check_float_array, check_shape
-from minillm.kernels.elementwise import bias_gelu_forward, gelu_backward_inplace
+from minillm.kernels.elementwise import (
+    bias_gelu_erf_forward, bias_gelu_forward, gelu_backward_inplace, gelu_erf_backward_inplace,
+)
 from minillm.kernels.exp import _exp_rows
 from minillm.kernels.norm import _sum
 
@@ -71,14 +75,18 @@ def linear_backward(dout, cache):
 
 
 # ---------------------------------------------------------------------------
-# Feed-forward with the tanh GELU (GPT-2):
+# Feed-forward with a GELU, the tanh form (GPT-2, "gelu") or the exact one (BERT, "gelu_erf"):
 #   a = x W_1 + b_1,   z = gelu(a),   out = z W_2 + b_2
 # The cache has the NumPy layer's layout, so either backward accepts it.
 # ---------------------------------------------------------------------------
+FUSED_GELUS = {"gelu": ("tanh", bias_gelu_forward, gelu_backward_inplace),
+               "gelu_erf": ("none", bias_gelu_erf_forward, gelu_erf_backward_inplace)}
+
+
 # $$ a = x W_1 + b_1, \qquad z = \operatorname{GELU}(a), \qquad \mathrm{out} = z W_2 + b_2 $$
 def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
     check_choice("activation", activation, layers.feedforward.ACTIVATIONS.keys())
-    if activation != "gelu" or x.dtype not in (np.float32, np.float64):
+    if activation not in FUSED_GELUS or x.dtype not in (np.float32, np.float64):
         return layers.feedforward_forward(x, W1, b1, W2, b2, activation=activation)
     check_float_array("x", x, min_ndim=1)
     check_float_array("W1", W1, ndim=2)
@@ -93,14 +101,15 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
     if len({a.dtype for a in (x, W1, W2, b1, b2) if a is not None}) > 1:
         return layers.feedforward_forward(x, W1, b1, W2, b2, activation=activation)  # mixed dtypes: NumPy's rules
     lead = x.shape[:-1]
+    approximate, bias_gelu, _ = FUSED_GELUS[activation]
     a = _rows(x, W1.shape[0]) @ W1                               # (N, d_ff)
-    z, t = bias_gelu_forward(a, b1)                              # a += b1;  z = gelu(a), t = tanh(u)
+    z, t = bias_gelu(a, b1)                                      # a += b1;  z = gelu(a), t = tanh(u) or Phi(a)
     out = z @ W2                                                 # (N, C_out)
     if b2 is not None:
         out += b2
-    cache = ("gelu",
+    cache = (activation,
              (x, W1, b1 is not None),
-             (a.reshape(*lead, d_ff), "tanh", t.reshape(*lead, d_ff)),
+             (a.reshape(*lead, d_ff), approximate, t.reshape(*lead, d_ff)),
              (z.reshape(*lead, d_ff), W2, b2 is not None))
     return out.reshape(*lead, W2.shape[1]), cache
 
@@ -108,7 +117,7 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
 # Reverse order: out = z W_2 + b_2,  z = gelu(a),  a = x W_1 + b_1.   Returns dx, dW1, db1, dW2, db2.
 # $$ \mathrm{out} = z W_2 + b_2, \qquad z = \operatorname{GELU}(a), \qquad a = x W_1 + b_1 $$
 def feedforward_backward(dout, cache):
-    if cache[0] != "gelu" or cache[2][0].dtype != dout.dtype:
+    if cache[0] not in FUSED_GELUS or cache[2][0].dtype != dout.dtype:
         return layers.feedforward_backward(dout, cache)
     activation, (x, W1, has_b1), (a, approximate, t), (z, W2, has_b2) = cache
     d_ff = W1.shape[1]
@@ -120,13 +129,45 @@ def feedforward_backward(dout, cache):
     db2 = dout_rows.sum(axis=0) if has_b2 else None
     # z = gelu(a)            (dz becomes da, in place)
     # $$ z = \operatorname{GELU}(a) $$
-    da = gelu_backward_inplace(dz, _rows(a, d_ff), _rows(t, d_ff))
+    da = FUSED_GELUS[activation][2](dz, _rows(a, d_ff), _rows(t, d_ff))
     # a = x W_1 + b_1
     # $$ a = x W_1 + b_1 $$
     db1 = da.sum(axis=0) if has_b1 else None
     dW1 = _rows(x, W1.shape[0]).T @ da
     dx = (da @ W1.T).reshape(x.shape)
     return dx, dW1, db1, dW2, db2
+
+
+# ---------------------------------------------------------------------------
+# GELU on its own (BERT's MLM head: t = LN(GELU(x W_d + b_d))), with the NumPy layer's
+# signature and cache (x, approximate, t or Phi):
+#   "tanh":  out = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+#   "none":  out = x Phi(x)
+# ---------------------------------------------------------------------------
+# $$ \text{tanh:} \ \mathrm{out} = \tfrac{1}{2} x (1 + \tanh(u)), \quad u = \sqrt{2/\pi}\,(x + 0.044715\, x^3) \qquad \text{none:} \ \mathrm{out} = x\, \Phi(x) $$
+def gelu_forward(x, *, approximate="tanh"):
+    check_float_array("x", x)
+    check_choice("approximate", approximate, ("tanh", "none"))
+    if x.dtype not in (np.float32, np.float64) or x.ndim == 0 or x.size == 0:
+        return layers.gelu_forward(x, approximate=approximate)
+    bias_gelu = bias_gelu_forward if approximate == "tanh" else bias_gelu_erf_forward
+    a = np.array(x, order="C").reshape(-1, x.shape[-1])         # a copy: bias_gelu works in place
+    out, saved = bias_gelu(a, None)
+    return out.reshape(x.shape), (x, approximate, saved.reshape(x.shape))
+
+
+# dx = dout * gelu'(x)
+# $$ dx = d\mathrm{out} \odot \operatorname{GELU}'(x) $$
+def gelu_backward(dout, cache):
+    x, approximate, saved = cache
+    if saved.dtype != dout.dtype or saved.shape != x.shape or x.ndim == 0 or x.size == 0 or \
+            x.dtype not in (np.float32, np.float64):
+        return layers.gelu_backward(dout, cache)
+    backward = gelu_backward_inplace if approximate == "tanh" else gelu_erf_backward_inplace
+    F = x.shape[-1]
+    dx = backward(np.array(dout, order="C").reshape(-1, F), np.ascontiguousarray(x).reshape(-1, F),
+                  np.ascontiguousarray(saved).reshape(-1, F))
+    return dx.reshape(x.shape)
 
 
 # ---------------------------------------------------------------------------

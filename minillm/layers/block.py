@@ -61,6 +61,7 @@ from minillm.checks import (
     check_same_shape,
     check_shape,
 )
+from minillm.layers.activations import gelu_backward, gelu_forward, tanh_backward, tanh_forward
 from minillm.layers.attention import (
     attention_backward,
     attention_forward,
@@ -95,6 +96,7 @@ NUMPY_OPS = SimpleNamespace(
     feedforward_forward=feedforward_forward, feedforward_backward=feedforward_backward,
     swiglu_feedforward_forward=swiglu_feedforward_forward, swiglu_feedforward_backward=swiglu_feedforward_backward,
     cross_entropy_forward=cross_entropy_forward, cross_entropy_backward=cross_entropy_backward,
+    gelu_forward=gelu_forward, gelu_backward=gelu_backward, tanh_forward=tanh_forward, tanh_backward=tanh_backward,
 )
 
 NORM_TYPES = ("layernorm", "rmsnorm")

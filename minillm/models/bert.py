@@ -28,6 +28,13 @@ Dropout: only on the embeddings, the sublayer outputs and the classifier input (
 drops attention probabilities; minillm's attention has no dropout).  With training=False
 (the default) there is none and no rng is needed.
 
+The backend is chosen in BertConfig.backend, as for the GPT: "numpy" (the readable layers) or
+"numba" (their twins in minillm.kernels, same contract; models/backend.py).  The encoder, its
+blocks and the heads call every operation through that one `ops` namespace, and the backward
+takes it from the cache.  A config read from a Hugging Face folder gets the backend that
+`from_pretrained(..., backend=)` names, "numba" unless told otherwise, so the article's §5 code
+runs on the kernels as written.
+
 Derived in notebooks/12_bert_classification.ipynb.
 """
 from dataclasses import asdict, dataclass, fields
@@ -38,13 +45,10 @@ from minillm.checks import check_choice, check_int, check_int_array, check_numbe
 from minillm.io.huggingface import (
     BERT_NAME_MAP, bert_config_from_hf, bert_config_to_hf, bert_name, read_bert_params, read_config, write_bert,
 )
-from minillm.layers import (
-    NUMPY_OPS, block_params, cross_entropy_backward, cross_entropy_forward, dropout_backward, dropout_forward,
-    embedding_backward, embedding_forward, encoder_block_backward, encoder_block_forward, layernorm_backward,
-    layernorm_forward, linear_backward, linear_forward, tanh_backward, tanh_forward,
-)
+from minillm.layers import block_params, encoder_block_backward, encoder_block_forward
 from minillm.layers.feedforward import ACTIVATIONS as LAYER_ACTIVATIONS
 from minillm.layers.softmax import IGNORE_INDEX
+from minillm.models.backend import ops_for_backend
 
 # Hugging Face's hidden_act -> the activation name of minillm.layers.feedforward ("gelu" is exact erf there)
 ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "relu": "relu"}
@@ -66,6 +70,7 @@ class BertConfig:
     hidden_dropout_prob: float = 0.1
     initializer_range: float = 0.02
     dtype: str = "float32"
+    backend: str = "numpy"  # "numpy" (the readable reference) | "numba" (the kernels); not a Hugging Face field
 
     def __post_init__(self):
         for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -79,6 +84,7 @@ class BertConfig:
         check_number("hidden_dropout_prob", self.hidden_dropout_prob, low=0.0, high=1.0, high_open=True)
         check_number("initializer_range", self.initializer_range, low=0.0, low_open=True)
         check_choice("dtype", self.dtype, {"float32", "float64"})
+        check_choice("backend", self.backend, {"numpy", "numba"})
 
     def to_dict(self):
         return asdict(self)
@@ -194,25 +200,29 @@ def _drop_rng(config, training, rng):
 
 
 def encoder_forward(params, config, input_ids, attention_mask=None, token_type_ids=None, *, pooler=True,
-                    training=False, rng=None, ops=NUMPY_OPS):
+                    training=False, rng=None, ops=None):
     """-> last_hidden (B, T, C), pooled (B, C) or None, cache.  Reads only the backbone keys of params.
 
-    ops: the operations the encoder blocks call (minillm/layers/block.py), the NumPy layers by default.
+    ops: the operations the encoder and its blocks call (minillm/layers/block.py); None = those of
+    config.backend.  The backward takes them from the cache.
     """
     c, p = config, params
+    ops = ops_for_backend(c.backend) if ops is None else ops
     attention_mask, token_type_ids = check_inputs(c, input_ids, attention_mask, token_type_ids)
     drop = _drop_rng(c, training, rng)
     B, T = input_ids.shape
-    cache = {"T": T, "pos_shape": p["embeddings.position"].shape, "pooler": pooler, "layers": c.num_hidden_layers}
+    cache = {"T": T, "pos_shape": p["embeddings.position"].shape, "pooler": pooler, "layers": c.num_hidden_layers,
+             "ops": ops}
     # x = E_word[ids] + E_pos[0..T-1] + E_type[segment]                         (B, T, C)
     # $$ x_t = E_\text{word}[\text{id}_t] + E_\text{pos}[t] + E_\text{type}[\text{segment}_t], \quad t = 0, \dots, T-1 $$
-    x_word, cache["word"] = embedding_forward(input_ids, p["embeddings.word"])
-    x_type, cache["type"] = embedding_forward(token_type_ids, p["embeddings.token_type"])
+    x_word, cache["word"] = ops.embedding_forward(input_ids, p["embeddings.word"])
+    x_type, cache["type"] = ops.embedding_forward(token_type_ids, p["embeddings.token_type"])
     x = x_word + p["embeddings.position"][:T] + x_type
     # x = Drop(LN(x))
     # $$ x \leftarrow \operatorname{Drop}(\operatorname{LN}(x)) $$
-    x, cache["emb_ln"] = layernorm_forward(x, p["embeddings.ln.gamma"], p["embeddings.ln.beta"], eps=c.layer_norm_eps)
-    x, cache["emb_drop"] = dropout_forward(x, p=drop, rng=rng, training=drop > 0)
+    x, cache["emb_ln"] = ops.layernorm_forward(x, p["embeddings.ln.gamma"], p["embeddings.ln.beta"],
+                                               eps=c.layer_norm_eps)
+    x, cache["emb_drop"] = ops.dropout_forward(x, p=drop, rng=rng, training=drop > 0)
     # attention_mask 1/0 (B, T) -> key mask (B, 1, 1, T): True = this key may be attended to
     key_mask = (attention_mask != 0)[:, None, None, :]
     for i in range(c.num_hidden_layers):
@@ -228,22 +238,22 @@ def encoder_forward(params, config, input_ids, attention_mask=None, token_type_i
     if pooler:
         # pooler_output = tanh(h_[CLS] W_p + b_p)                               (B, C)
         # $$ \mathrm{pooler\_output} = \tanh\left(x_{[\mathrm{CLS}]} W_p + b_p\right) $$
-        z, cache["pool_linear"] = linear_forward(x[:, 0], p["pooler.W"], p["pooler.b"])
-        pooled, cache["pool_tanh"] = tanh_forward(z)
+        z, cache["pool_linear"] = ops.linear_forward(x[:, 0], p["pooler.W"], p["pooler.b"])
+        pooled, cache["pool_tanh"] = ops.tanh_forward(z)
     return x, pooled, cache
 
 
 def encoder_backward(d_last_hidden, d_pooler, cache):
     """Gradients of every backbone parameter given dL/d last_hidden and dL/d pooled (either may be None)."""
-    g = {}
+    g, ops = {}, cache["ops"]
     dx = None if d_last_hidden is None else d_last_hidden.copy()
     if cache["pooler"]:
         if d_pooler is None:
             raise ValueError("d_pooler is None, but the forward computed a pooler output: pass zeros if unused")
         # pooled = tanh(z),  z = x[:, 0] W_p + b_p
         # $$ \mathrm{pooled} = \tanh(a), \qquad a = x_{[\mathrm{CLS}]} W_p + b_p $$
-        dz = tanh_backward(d_pooler, cache["pool_tanh"])
-        d_cls, g["pooler.W"], g["pooler.b"] = linear_backward(dz, cache["pool_linear"])
+        dz = ops.tanh_backward(d_pooler, cache["pool_tanh"])
+        d_cls, g["pooler.W"], g["pooler.b"] = ops.linear_backward(dz, cache["pool_linear"])
         if dx is None:
             dx = np.zeros(cache["out_shape"], d_cls.dtype)
         # x[:, 0] reached the output twice: as last_hidden_state[:, 0] and through the pooler
@@ -256,12 +266,12 @@ def encoder_backward(d_last_hidden, d_pooler, cache):
         g.update({prefix + k: v for k, v in block_grads.items()})
     # x = Drop(LN(x))
     # $$ x \leftarrow \operatorname{Drop}(\operatorname{LN}(x)) $$
-    dx = dropout_backward(dx, cache["emb_drop"])
-    dx, g["embeddings.ln.gamma"], g["embeddings.ln.beta"] = layernorm_backward(dx, cache["emb_ln"])
+    dx = ops.dropout_backward(dx, cache["emb_drop"])
+    dx, g["embeddings.ln.gamma"], g["embeddings.ln.beta"] = ops.layernorm_backward(dx, cache["emb_ln"])
     # x = E_word[ids] + E_pos[t] + E_type[segment]: the sum hands dx to all three tables
     # $$ x_t = E_\text{word}[\text{id}_t] + E_\text{pos}[t] + E_\text{type}[\text{segment}_t] $$
-    g["embeddings.word"] = embedding_backward(dx, cache["word"])
-    g["embeddings.token_type"] = embedding_backward(dx, cache["type"])
+    g["embeddings.word"] = ops.embedding_backward(dx, cache["word"])
+    g["embeddings.token_type"] = ops.embedding_backward(dx, cache["type"])
     # E_pos[0..T-1] is read once per sequence: its rows collect dx summed over the batch
     g["embeddings.position"] = np.zeros(cache["pos_shape"], dx.dtype)
     g["embeddings.position"][:cache["T"]] = dx.sum(axis=0)
@@ -281,17 +291,19 @@ class BertModel:
         shapes = backbone_shapes(config, pooler=self.add_pooling_layer)
         self.params = init_params(shapes, config, seed) if params is None else params
         check_params(self.params, shapes, "BertModel")
-        self.ops = NUMPY_OPS  # the operations the encoder blocks call (no Numba backend for BERT yet)
+        self.ops = ops_for_backend(config.backend)  # the operations the encoder and its blocks call
 
     # ------------------------------------------- Hugging Face BERT folders (minillm/io/huggingface.py)
     @classmethod
-    def from_pretrained(cls, path, *, dtype="float32", add_pooling_layer=True):
-        """A Hugging Face BERT folder (config.json + model.safetensors), computing in `dtype`.
+    def from_pretrained(cls, path, *, dtype="float32", add_pooling_layer=True, backend="numba"):
+        """A Hugging Face BERT folder (config.json + model.safetensors), computing in `dtype` on `backend`.
 
+        backend: "numba" (the kernels, the default: the article's code runs fast as written) or
+        "numpy" (the readable layers; the same outputs within float32 rounding).
         Accepts bare BertModel names and the "bert."-prefixed names of BertFor* checkpoints
         (whose task heads are skipped, with a warning that names them).
         """
-        config = BertConfig.from_dict(bert_config_from_hf(read_config(path), dtype=dtype))
+        config = BertConfig.from_dict({**bert_config_from_hf(read_config(path), dtype=dtype), "backend": backend})
         shapes = backbone_shapes(config, pooler=add_pooling_layer)
         params = read_bert_params(path, shapes, dtype=config.dtype, what=f"BertModel with {config}")
         return cls(config, params, add_pooling_layer=add_pooling_layer)
@@ -364,8 +376,18 @@ def _loss(logits, labels, cache):
     check_int_array_or_ignore("labels", labels)
     if labels.shape != logits.shape[:-1]:
         raise ValueError(f"labels must have shape {logits.shape[:-1]}, got {labels.shape}")
-    loss, cache["loss"] = cross_entropy_forward(logits, labels, ignore_index=IGNORE_INDEX)
+    loss, cache["loss"] = cache["ops"].cross_entropy_forward(logits, labels, ignore_index=IGNORE_INDEX)
     return float(loss)
+
+
+def _activation(ops, name):
+    """(forward(x) -> (out, cache), backward(dout, cache)) of a layers.feedforward activation name;
+    the two GELUs go through ops (the backend's kernels), the others are the NumPy layers."""
+    gelus = {"gelu": "tanh", "gelu_erf": "none"}
+    if name in gelus:
+        return (lambda x: ops.gelu_forward(x, approximate=gelus[name])), ops.gelu_backward
+    act_forward, act_backward, options = LAYER_ACTIVATIONS[name]
+    return (lambda x: act_forward(x, **options)), act_backward
 
 
 def check_int_array_or_ignore(name, labels):
@@ -384,7 +406,7 @@ class _Head:
         shapes = {**backbone_shapes(config, pooler=self.pooler), **self.head_shapes_for(config)}
         self.params = init_params(shapes, config, seed) if params is None else params
         check_params(self.params, shapes, type(self).__name__)
-        self.ops = NUMPY_OPS  # the operations the encoder blocks call (no Numba backend for BERT yet)
+        self.ops = ops_for_backend(config.backend)  # the operations the encoder, its blocks and the head call
 
     @classmethod
     def from_backbone(cls, backbone_params, config, seed=0, **kw):
@@ -422,7 +444,7 @@ class _Head:
             raise ValueError("cache must come from forward(..., labels=...) with labels")
         # loss = cross_entropy(logits, labels)  ->  dlogits = dloss * (probs - onehot) / N
         # $$ \mathcal{L} = \operatorname{CE}(z, y) \;\Rightarrow\; dz = \mathrm{dloss} \cdot \frac{\hat{p} - \operatorname{onehot}(y)}{N} $$
-        return self._backward(cross_entropy_backward(dloss, cache["loss"]), cache)
+        return self._backward(cache["ops"].cross_entropy_backward(dloss, cache["loss"]), cache)
 
 
 class BertForMaskedLM(_Head):
@@ -459,21 +481,21 @@ class BertForMaskedLM(_Head):
             x, labels = x[keep], labels[keep]                                      # (N, H), (N,)
         # t = LN(GELU(x W_d + b_d))                                              (B, T, C)
         # $$ t = \operatorname{LN}(\operatorname{GELU}(x W_d + b_d)) $$
-        t, cache["dense"] = linear_forward(x, p["mlm.dense.W"], p["mlm.dense.b"])
-        act_forward, _, options = LAYER_ACTIVATIONS[c.activation]
-        t, cache["act"] = act_forward(t, **options)
-        t, cache["ln"] = layernorm_forward(t, p["mlm.ln.gamma"], p["mlm.ln.beta"], eps=c.layer_norm_eps)
+        ops = self.ops
+        t, cache["dense"] = ops.linear_forward(x, p["mlm.dense.W"], p["mlm.dense.b"])
+        t, cache["act"] = _activation(ops, c.activation)[0](t)
+        t, cache["ln"] = ops.layernorm_forward(t, p["mlm.ln.gamma"], p["mlm.ln.beta"], eps=c.layer_norm_eps)
         # logits = t E_word^T + b      (the decoder is the word embedding, transposed)     (B, T, V)
         # $$ z = t\, E_\text{word}^\top + b $$
-        logits, cache["decoder"] = linear_forward(t, p["embeddings.word"].T, p["mlm.bias"])
+        logits, cache["decoder"] = ops.linear_forward(t, p["embeddings.word"].T, p["mlm.bias"])
         return logits, _loss(logits, labels, cache), cache
 
     def _backward(self, dlogits, cache):
-        g = {}
-        dt, dE_decoder, g["mlm.bias"] = linear_backward(dlogits, cache["decoder"])
-        dt, g["mlm.ln.gamma"], g["mlm.ln.beta"] = layernorm_backward(dt, cache["ln"])
-        dt = LAYER_ACTIVATIONS[self.config.activation][1](dt, cache["act"])
-        dx, g["mlm.dense.W"], g["mlm.dense.b"] = linear_backward(dt, cache["dense"])
+        g, ops = {}, cache["ops"]
+        dt, dE_decoder, g["mlm.bias"] = ops.linear_backward(dlogits, cache["decoder"])
+        dt, g["mlm.ln.gamma"], g["mlm.ln.beta"] = ops.layernorm_backward(dt, cache["ln"])
+        dt = _activation(ops, self.config.activation)[1](dt, cache["act"])
+        dx, g["mlm.dense.W"], g["mlm.dense.b"] = ops.linear_backward(dt, cache["dense"])
         if "keep" in cache:
             # x = x_all[keep]: a gather, so its gradient scatters back; unlabelled positions get 0
             # $$ x = x_\text{all}[\text{keep}] \;\Rightarrow\; dx_\text{all}[\text{keep}] = dx, \quad dx_\text{all}[\neg\,\text{keep}] = 0 $$
@@ -504,15 +526,15 @@ class _Classifier(_Head):
         p = self.params
         last_hidden, pooled, cache = self.encode(input_ids, attention_mask, token_type_ids, training, rng)
         drop = _drop_rng(self.config, training, rng)
-        h, cache["drop"] = dropout_forward(pooled if self.pooler else last_hidden, p=drop, rng=rng,
-                                           training=drop > 0)
-        logits, cache["classifier"] = linear_forward(h, p["classifier.W"], p["classifier.b"])
+        h, cache["drop"] = self.ops.dropout_forward(pooled if self.pooler else last_hidden, p=drop, rng=rng,
+                                                    training=drop > 0)
+        logits, cache["classifier"] = self.ops.linear_forward(h, p["classifier.W"], p["classifier.b"])
         return logits, _loss(logits, labels, cache), cache
 
     def _backward(self, dlogits, cache):
-        g = {}
-        dh, g["classifier.W"], g["classifier.b"] = linear_backward(dlogits, cache["classifier"])
-        dh = dropout_backward(dh, cache["drop"])
+        g, ops = {}, cache["ops"]
+        dh, g["classifier.W"], g["classifier.b"] = ops.linear_backward(dlogits, cache["classifier"])
+        dh = ops.dropout_backward(dh, cache["drop"])
         d_last_hidden, d_pooled = (None, dh) if self.pooler else (dh, None)
         g.update(encoder_backward(d_last_hidden, d_pooled, cache))
         return g

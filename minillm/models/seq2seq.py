@@ -45,19 +45,11 @@ from minillm.layers import (
     cross_attention_probs,
     cross_decoder_block_backward,
     cross_decoder_block_forward,
-    dropout_backward,
-    dropout_forward,
-    embedding_backward,
-    embedding_forward,
     encoder_block_backward,
     encoder_block_forward,
-    layernorm_backward,
-    layernorm_forward,
-    linear_backward,
-    linear_forward,
     log_softmax_forward,
-    sinusoidal_positional_encoding,
 )
+from minillm.models.backend import ops_for_backend
 from minillm.models.init import init_params as draw_params
 
 
@@ -133,6 +125,7 @@ class Seq2SeqConfig:
     activation: str = "gelu"
     norm_eps: float = 1e-5
     dtype: str = "float32"
+    backend: str = "numpy"  # "numpy" (the readable reference) | "numba" (the kernels)
 
     def __post_init__(self):
         for name in ("src_vocab_size", "tgt_vocab_size", "max_len", "n_encoder_layer", "n_decoder_layer",
@@ -148,6 +141,7 @@ class Seq2SeqConfig:
         check_int("pad_id", self.pad_id, low=0, high=min(self.src_vocab_size, self.tgt_vocab_size) - 1)
         check_choice("activation", self.activation, {"gelu", "gelu_erf", "relu"})
         check_choice("dtype", self.dtype, {"float32", "float64"})
+        check_choice("backend", self.backend, {"numpy", "numba"})
 
     @property
     def d_ff(self):
@@ -221,8 +215,8 @@ class Seq2Seq:
         self.config = config
         self.params = init_params(config, seed) if params is None else params
         check_params(self.params, {k: shape for k, (shape, _) in param_shapes(config).items()}, "the config")
-        # the operations the blocks call: the NumPy layers (a Numba backend would swap kernels in here)
-        self.ops = NUMPY_OPS
+        # the operations the model and its blocks call: config.backend's (models/backend.py)
+        self.ops = ops_for_backend(config.backend)
 
     @property
     def n_params(self):
@@ -241,45 +235,45 @@ class Seq2Seq:
     # ------------------------------------------------------------------ pieces of the forward
     # x = sqrt(C) E[ids] + PE[:L]      (B, L, C)      then dropout
     # $$ x_t = \sqrt{C}\, E[\mathrm{id}_t] + PE_t, \quad t = 0, \dots, L-1, \qquad \text{then } x \leftarrow \operatorname{Drop}(x) $$
-    def _embed(self, ids, side, drop, rng):
+    def _embed(self, ids, side, drop, rng, ops):
         C = self.config.n_embd
-        e, cache_emb = embedding_forward(ids, self._emb(side))
-        x = e * math.sqrt(C) + sinusoidal_positional_encoding(ids.shape[1], C, dtype=e.dtype)
-        x, cache_drop = dropout_forward(x, p=drop, rng=rng, training=drop > 0)
+        e, cache_emb = ops.embedding_forward(ids, self._emb(side))
+        x = e * math.sqrt(C) + ops.sinusoidal_positional_encoding(ids.shape[1], C, dtype=e.dtype)
+        x, cache_drop = ops.dropout_forward(x, p=drop, rng=rng, training=drop > 0)
         return x, (cache_emb, cache_drop)
 
     def _embed_backward(self, dx, cache):
         cache_emb, cache_drop = cache
-        dx = dropout_backward(dx, cache_drop)
+        dx = self.ops.dropout_backward(dx, cache_drop)
         # x = sqrt(C) E[ids] + PE  ->  dE = scatter-add of sqrt(C) dx  (PE is fixed)
         # $$ x_t = \sqrt{C}\, E[\mathrm{id}_t] + PE_t \;\Rightarrow\; dE_v = \sum_{t:\ \mathrm{id}_t = v} \sqrt{C}\, dx_t $$
-        return embedding_backward(dx * math.sqrt(self.config.n_embd), cache_emb)
+        return self.ops.embedding_backward(dx * math.sqrt(self.config.n_embd), cache_emb)
 
-    def _final_norm(self, x, side):
+    def _final_norm(self, x, side, ops):
         p = self.params
-        return layernorm_forward(x, p[f"{side}.ln_f.gamma"], p[f"{side}.ln_f.beta"], eps=self.config.norm_eps)
+        return ops.layernorm_forward(x, p[f"{side}.ln_f.gamma"], p[f"{side}.ln_f.beta"], eps=self.config.norm_eps)
 
-    def _encode(self, src, drop, rng):
+    def _encode(self, src, drop, rng, ops):
         c = self.config
         src_keep = src != c.pad_id                                   # (B, S)  True = a real token
         mask = src_keep[:, None, None, :]                            # (B, 1, 1, S)  keys that may be read
-        x, cache_embed = self._embed(src, "src", drop, rng)          # (B, S, C)
+        x, cache_embed = self._embed(src, "src", drop, rng, ops)     # (B, S, C)
         caches = []
         for i in range(c.n_encoder_layer):
             # x = x + SelfAttn(LN(x));  x = x + FFN(LN(x))
             # $$ x \leftarrow x + \operatorname{SelfAttn}(\operatorname{LN}(x)) \qquad x \leftarrow x + \operatorname{FFN}(\operatorname{LN}(x)) $$
             x, cache = encoder_block_forward(x, block_params(self.params, f"enc.{i}."), n_heads=c.n_head, mask=mask,
                                              norm="pre", eps=c.norm_eps, activation=c.activation, dropout=drop,
-                                             rng=rng, training=drop > 0, ops=self.ops)
+                                             rng=rng, training=drop > 0, ops=ops)
             caches.append(cache)
-        memory, cache_ln = self._final_norm(x, "enc")                # (B, S, C)
+        memory, cache_ln = self._final_norm(x, "enc", ops)           # (B, S, C)
         return memory, src_keep, (cache_embed, caches, cache_ln)
 
-    def _decode(self, tgt_in, memory, src_keep, drop, rng):
+    def _decode(self, tgt_in, memory, src_keep, drop, rng, ops):
         c = self.config
         self_mask = (tgt_in != c.pad_id)[:, None, None, :]           # (B, 1, 1, T)  (and causal, in the block)
         memory_mask = src_keep[:, None, None, :]                     # (B, 1, 1, S)
-        y, cache_embed = self._embed(tgt_in, "tgt", drop, rng)       # (B, T, C)
+        y, cache_embed = self._embed(tgt_in, "tgt", drop, rng, ops)  # (B, T, C)
         caches = []
         for i in range(c.n_decoder_layer):
             # y = y + SelfAttn(LN(y); causal);  y = y + CrossAttn(LN(y), memory);  y = y + FFN(LN(y))
@@ -287,12 +281,12 @@ class Seq2Seq:
             y, cache = cross_decoder_block_forward(y, memory, block_params(self.params, f"dec.{i}."),
                                                    n_heads=c.n_head, self_mask=self_mask, memory_mask=memory_mask,
                                                    causal=True, norm="pre", eps=c.norm_eps, activation=c.activation,
-                                                   dropout=drop, rng=rng, training=drop > 0, ops=self.ops)
+                                                   dropout=drop, rng=rng, training=drop > 0, ops=ops)
             caches.append(cache)
-        y, cache_ln = self._final_norm(y, "dec")                     # (B, T, C)
+        y, cache_ln = self._final_norm(y, "dec", ops)                # (B, T, C)
         # logits = y E_tgt^T        (the output head is the target embedding, transposed)
         # $$ z = y\, E_\text{tgt}^\top $$
-        logits, cache_head = linear_forward(y, self._emb("tgt").T)   # (B, T, V)
+        logits, cache_head = ops.linear_forward(y, self._emb("tgt").T)  # (B, T, V)
         return logits, (cache_embed, caches, cache_ln, cache_head)
 
     # ------------------------------------------------------------------ forward / backward
@@ -312,8 +306,8 @@ class Seq2Seq:
         drop = c.dropout if training else 0.0
         if drop > 0 and rng is None:
             raise ValueError("rng must be a numpy.random.Generator when dropout > 0 and training=True")
-        memory, src_keep, cache_enc = self._encode(src, drop, rng)
-        logits, cache_dec = self._decode(tgt_in, memory, src_keep, drop, rng)
+        memory, src_keep, cache_enc = self._encode(src, drop, rng, self.ops)
+        logits, cache_dec = self._decode(tgt_in, memory, src_keep, drop, rng, self.ops)
         loss, cache_loss = None, None
         if tgt_out is not None:
             check_int_array("tgt_out", tgt_out)
@@ -344,8 +338,9 @@ class Seq2Seq:
         dlogits = smoothed_cross_entropy_backward(dloss, cache["loss"])
         # logits = y E_tgt^T  ->  dy = dlogits E_tgt,  d(E_tgt^T) = y^T dlogits
         # $$ z = y\, E_\text{tgt}^\top \;\Rightarrow\; dy = dz\, E_\text{tgt}, \qquad d(E_\text{tgt}^\top) = y^\top dz $$
-        dy, dEt_T, _ = linear_backward(dlogits, cache_head)
-        dy, g["dec.ln_f.gamma"], g["dec.ln_f.beta"] = layernorm_backward(dy, cache_ln_t)
+        ops = self.ops
+        dy, dEt_T, _ = ops.linear_backward(dlogits, cache_head)
+        dy, g["dec.ln_f.gamma"], g["dec.ln_f.beta"] = ops.layernorm_backward(dy, cache_ln_t)
         dmemory = None
         for i in reversed(range(c.n_decoder_layer)):
             dy, dmem_i, grads = cross_decoder_block_backward(dy, dec_caches[i])
@@ -356,7 +351,7 @@ class Seq2Seq:
 
         # memory = LN(x_enc)
         # $$ m = \operatorname{LN}(x_\text{enc}) $$
-        dx, g["enc.ln_f.gamma"], g["enc.ln_f.beta"] = layernorm_backward(dmemory, cache_ln_s)
+        dx, g["enc.ln_f.gamma"], g["enc.ln_f.beta"] = ops.layernorm_backward(dmemory, cache_ln_s)
         for i in reversed(range(c.n_encoder_layer)):
             dx, grads = encoder_block_backward(dx, enc_caches[i])
             g.update({f"enc.{i}.{k}": v for k, v in grads.items()})
@@ -374,14 +369,17 @@ class Seq2Seq:
     def encode(self, src):
         """memory (B, S, C) and src_keep (B, S) bool for decoding."""
         self._check_ids("src", src, self.config.src_vocab_size)
-        memory, src_keep, _ = self._encode(src, 0.0, None)
+        memory, src_keep, _ = self._encode(src, 0.0, None, self.ops)
         return memory, src_keep
 
     def decode(self, tgt_in, memory, src_keep):
         """logits (B, T, V) for a target prefix, and the cross-attention weights of every decoder
-        block: a list of (B, H, T, S) arrays (row t: what target position t read in the source)."""
+        block: a list of (B, H, T, S) arrays (row t: what target position t read in the source).
+
+        The weights come from the NumPy attention, which keeps them (the fused kernel keeps one
+        log-sum-exp per row), so this runs on the NumPy layers whatever the backend."""
         self._check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
-        logits, (_, caches, _, _) = self._decode(tgt_in, memory, src_keep, 0.0, None)
+        logits, (_, caches, _, _) = self._decode(tgt_in, memory, src_keep, 0.0, None, NUMPY_OPS)
         return logits, [cross_attention_probs(cache) for cache in caches]
 
     def next_token_log_probs(self, prefix, memory, src_keep):
@@ -390,7 +388,8 @@ class Seq2Seq:
         The decoder is recomputed on the whole prefix at every step (no key/value cache):
         O(T^2) work per sentence, which for sentences of ~15 tokens costs less than the code a cache needs.
         """
-        logits, _ = self.decode(prefix, memory, src_keep)
+        self._check_ids("prefix", prefix, self.config.tgt_vocab_size)
+        logits, _ = self._decode(prefix, memory, src_keep, 0.0, None, self.ops)
         log_probs, _ = log_softmax_forward(logits[:, -1, :])
         return log_probs
 
