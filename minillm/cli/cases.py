@@ -26,6 +26,12 @@ def _print_results(table, took, out, files):
     return 0
 
 
+def add_backend_flag(parser):
+    parser.add_argument("--backend", choices=("numba", "numpy"),
+                        help="numba (the kernels, the default) or numpy (the readable layers; slower, the same "
+                             "results within float32 rounding)")
+
+
 # ---------------------------------------------------------------------------- finetune (case 1)
 
 def add_finetune_parser(sub):
@@ -37,6 +43,7 @@ def add_finetune_parser(sub):
                    help="MLM steps on data/corpus_*.txt (0 = skip pre-training; default 600)")
     f.add_argument("--steps", type=positive_int, help="fine-tuning steps (default 300)")
     f.add_argument("--seed", type=non_negative_int, help="the seed of every random choice (default 0)")
+    add_backend_flag(f)
     f.add_argument("--out", default="out/finetune", help="output folder (default out/finetune)")
     f.set_defaults(func=cmd_finetune)
     return f
@@ -53,7 +60,7 @@ def cmd_finetune(args):
         path = existing_file(flag, getattr(args, flag[2:]))
         with user_input(f"{flag} {str(path)!r}"):
             read_classification_tsv(path)
-    cfg = replace(Case1Config(), **_given(args, ("pretrain_steps", "steps", "seed")))
+    cfg = replace(Case1Config(), **_given(args, ("pretrain_steps", "steps", "seed", "backend")))
     missing = [str(p) for p in CORPORA if not p.is_file()]
     if missing and cfg.pretrain_steps > 0:
         raise UserError(f"the pre-training corpus is missing: {missing}; run from a clone of the repository "
@@ -80,6 +87,7 @@ def add_ner_parser(sub):
     p.add_argument("--max-length", type=positive_int,
                    help="pieces per sentence, [CLS] and [SEP] included; words beyond are tagged O (default 48)")
     p.add_argument("--seed", type=non_negative_int, help="the seed of every random choice (default 0)")
+    add_backend_flag(p)
     p.add_argument("--out", default="out/ner", help="output folder (default out/ner)")
     p.set_defaults(func=cmd_ner)
     return p
@@ -106,7 +114,7 @@ def cmd_ner(args):
         check_known_tags(sentences["--test"], label2id, f"--test file {args.test!r}")
     if args.max_length is not None and args.max_length < 3:
         raise UserError(f"--max-length must be >= 3 ([CLS], one piece, [SEP]), got {args.max_length}")
-    cfg = replace(NerConfig(), **_given(args, ("steps", "seed", "max_length")))
+    cfg = replace(NerConfig(), **_given(args, ("steps", "seed", "max_length", "backend")))
     run = run_ner(args.train, args.test, cfg)
     os.makedirs(args.out, exist_ok=True)
     keep = ("results", "labels", "train_seconds", "settings", "vocab_size", "n_train", "n_test", "words_cut")
@@ -137,6 +145,7 @@ def add_translate_parser(sub):
     p.add_argument("--lr", type=positive_float, help="peak learning rate (default 3e-3)")
     p.add_argument("--label-smoothing", type=unit_interval, help="epsilon of the smoothed targets (default 0.1)")
     p.add_argument("--seed", type=non_negative_int, help="the seed of every random choice (default 0)")
+    add_backend_flag(p)
     p.add_argument("--out", default="out/translate", help="output folder (metrics.json, translations.tsv, "
                                                           "cross_attention.png)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -155,6 +164,7 @@ def cmd_translate(args):
             raise UserError(f"{flag} file {str(path)!r} does not exist or is not a file")
         with user_input(f"{flag} {str(path)!r}"):
             read_pairs(path, f"{flag} file")
-    cfg = replace(TranslationConfig(), **_given(args, ("steps", "batch_size", "lr", "label_smoothing", "seed")))
+    cfg = replace(TranslationConfig(),
+                  **_given(args, ("steps", "batch_size", "lr", "label_smoothing", "seed", "backend")))
     run(args.train, args.test, args.out, cfg, beam=args.beam, alpha=args.alpha, log=None if args.quiet else print)
     return 0

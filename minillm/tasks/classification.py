@@ -267,6 +267,7 @@ class Case1Config:
     bow_lr: float = 0.1
     bow_l2: float = 1e-3
     seed: int = 0
+    backend: str = "numba"   # the kernels; "numpy" runs the readable layers (the same results within float32 rounding)
 
 
 def run_case1(train_path, test_path, cfg=None, *, corpus_paths=CORPORA, log=print):
@@ -281,7 +282,7 @@ def run_case1(train_path, test_path, cfg=None, *, corpus_paths=CORPORA, log=prin
     bert_cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden_size,
                           num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
                           intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_length,
-                          hidden_dropout_prob=cfg.dropout)
+                          hidden_dropout_prob=cfg.dropout, backend=cfg.backend)
     enc = {}
     for split, texts in (("train", train_texts), ("test", test_texts)):
         e = tokenizer(texts, padding="max_length", truncation=True, max_length=cfg.max_length, return_tensors="np")

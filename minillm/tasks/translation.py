@@ -170,6 +170,7 @@ class TranslationConfig:
     dropout: float = 0.1
     max_len: int = 32
     seed: int = 0
+    backend: str = "numba"   # the kernels; "numpy" runs the readable layers (the same results within float32 rounding)
 
     def __post_init__(self):
         check_int("steps", self.steps, low=1)
@@ -195,7 +196,8 @@ def train_translation(pairs, cfg=None, *, log_every=100, log=None, **overrides):
     src, tgt_in, tgt_out = encode_pairs(pairs, src_vocab, tgt_vocab, cfg.max_len)
     config = Seq2SeqConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), max_len=cfg.max_len,
                            n_encoder_layer=cfg.n_encoder_layer, n_decoder_layer=cfg.n_decoder_layer,
-                           n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, pad_id=src_vocab.pad_id)
+                           n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout, pad_id=src_vocab.pad_id,
+                           backend=cfg.backend)
     model = Seq2Seq(config, seed=cfg.seed)
     train_cfg = TrainConfig(batch_size=cfg.batch_size, max_iters=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10,
                             warmup_iters=cfg.warmup, lr_decay_iters=cfg.steps, weight_decay=cfg.weight_decay,
