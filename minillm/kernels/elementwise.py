@@ -222,7 +222,7 @@ def bias_gelu_erf_forward(a, b):
     Phi, z = np.empty_like(a), np.empty_like(a)
     bias = np.empty(0, a.dtype) if b is None else b.astype(a.dtype, copy=False)
     c, k = coefficients(a.dtype)
-    _bias_gelu_erf(a, bias, b is not None, Phi, z, c, k, np.empty((3, F), a.dtype), np.empty(F, a.dtype),
+    _bias_gelu_erf(a, bias, b is not None, Phi, z, c, k, np.empty((1, F), a.dtype), np.empty(F, a.dtype),
                    np.empty(F, a.dtype))
     return z, Phi
 

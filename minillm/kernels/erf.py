@@ -9,6 +9,7 @@ plain arithmetic that LLVM vectorises.
 
     erfc(z) = t exp(-z^2 + P(t)),     t = 2 / (2 + z),    z >= 0
     P(t)    = sum_i c_i T_i(s),       s = (2 t - 1 - t_min) / (1 - t_min)  in [-1, 1]
+            = sum_i a_i s^i           (the same polynomial in powers of s, evaluated by Horner's rule)
     Phi(x)  = erfc(|x| / sqrt 2) / 2          x <= 0
             = 1 - erfc(|x| / sqrt 2) / 2      x >  0
 
@@ -53,38 +54,27 @@ def _constants(dtype):
 
 
 # Per row, three passes over F numbers:
-#   z_f = min(|x_f| / sqrt 2, Z_MAX),   t_f = 2 / (2 + z_f),   y_f = P(t_f) - z_f^2      (Clenshaw's recurrence)
+#   z_f = min(|x_f| / sqrt 2, Z_MAX),   t_f = 2 / (2 + z_f),   y_f = P(t_f) - z_f^2      (P by Horner's rule in s)
 #   y_f = exp(y_f)                                                                      (kernels/exp.py)
 #   e_f = t_f y_f / 2 = erfc(z_f) / 2,  Phi_f = e_f (x_f <= 0)  or  1 - e_f (x_f > 0);  NaN stays NaN
-# $$ z = \min\left(\frac{|x|}{\sqrt 2}, Z_\mathrm{max}\right), \qquad t = \frac{2}{2 + z}, \qquad y = P(t) - z^2, \qquad P(t) = \sum_i c_i T_i(s) $$
+# $$ z = \min\left(\frac{|x|}{\sqrt 2}, Z_\mathrm{max}\right), \qquad t = \frac{2}{2 + z}, \qquad y = P(t) - z^2, \qquad P(t) = \sum_i c_i T_i(s) = \sum_i a_i s^i $$
 # $$ \tfrac{1}{2} \operatorname{erfc}(z) = \tfrac{1}{2}\, t\, e^{y}, \qquad \Phi(x) = \begin{cases} \tfrac{1}{2} \operatorname{erfc}(z) & x \le 0 \\ 1 - \tfrac{1}{2} \operatorname{erfc}(z) & x > 0 \end{cases} $$
 @njit(cache=True, nogil=True, error_model="numpy")
-def _normal_cdf_row(x, Phi, c, k, y, t, scratch):
-    """Phi[f] = Phi(x[f]) for one row x (F,); y (3, F), t and scratch (F,) are work space (Numba only).
-
-    Each step is its own loop over the row, so that LLVM vectorises every one of them."""
+def _normal_cdf_row(x, Phi, a, k, y, t, scratch):
+    """Phi[f] = Phi(x[f]) for one row x (F,); y (1, F), t and scratch (F,) are work space (Numba only)."""
     inv_sqrt2, z_max, s_scale, s_shift, half, one, two = k
     F = x.shape[0]
-    n_c = len(c)
-    s, b1, b2 = y[1], y[2], scratch
+    n_a = len(a)
     for f in range(F):
         z = abs(x[f]) * inv_sqrt2
-        z = z if z < z_max else z_max                      # (NaN becomes Z_MAX here; restored below)
+        z = min(z, z_max)                                  # (NaN stays NaN or becomes Z_MAX; restored below)
         tt = two / (two + z)
+        s = tt * s_scale + s_shift
+        P = a[n_a - 1]
+        for i in range(n_a - 2, -1, -1):                   # Horner: P = a_0 + s (a_1 + s (a_2 + ...))
+            P = P * s + a[i]
+        y[0, f] = P - z * z
         t[f] = tt
-        s[f] = two * (tt * s_scale + s_shift)              # 2 s, for Clenshaw's recurrence
-        b1[f] = c[n_c - 1]
-        b2[f] = 0
-        y[0, f] = z * z
-    # Clenshaw: b_i = c_i + 2 s b_{i+1} - b_{i+2}, i = n - 2 .. 1;  P = c_0 + s b_1 - b_2
-    for i in range(n_c - 2, 0, -1):
-        ci = c[i]
-        for f in range(F):
-            b0 = ci + s[f] * b1[f] - b2[f]
-            b2[f] = b1[f]
-            b1[f] = b0
-    for f in range(F):
-        y[0, f] = c[0] + half * s[f] * b1[f] - b2[f] - y[0, f]
     _exp_rows(y, np.zeros(1, dtype=y.dtype), 1, F, scratch)
     for f in range(F):
         e = half * t[f] * y[0, f]
@@ -99,16 +89,29 @@ def _normal_cdf_rows(x, Phi, c, k, y, t, scratch):
         _normal_cdf_row(x[n], Phi[n], c, k, y, t, scratch)
 
 
+def power_series(chebyshev_coefficients, dtype):
+    """sum_i c_i T_i(s) rewritten as sum_i a_i s^i (numpy's cheb2poly, in float64), in `dtype`.
+
+    The a_i are small (sum |a_i| = 1.35), so Horner's rule loses nothing to cancellation; and a
+    Horner loop in registers vectorises, where Clenshaw's recurrence over the same row did not."""
+    a = np.polynomial.chebyshev.cheb2poly(np.array(chebyshev_coefficients, dtype=np.float64))
+    return tuple(dtype.type(v) for v in a)
+
+
+ERFC_POWERS = {np.dtype(np.float64): power_series(ERFC_CHEB_64, np.dtype(np.float64)),
+               np.dtype(np.float32): power_series(ERFC_CHEB_32, np.dtype(np.float32))}
+
+
 def coefficients(dtype):
-    """The Chebyshev coefficients and the constants of _normal_cdf_row, for float32 or float64."""
-    return (ERFC_CHEB_32 if dtype == np.float32 else ERFC_CHEB_64), _constants(dtype)
+    """The power-series coefficients and the constants of _normal_cdf_row, for float32 or float64."""
+    return ERFC_POWERS[np.dtype(dtype)], _constants(np.dtype(dtype))
 
 
 def normal_cdf_rows(x, Phi):
     """Phi[n, f] = Phi(x[n, f]) for C-contiguous 2-D float32 or float64 arrays of one dtype."""
     F = x.shape[1]
     c, k = coefficients(x.dtype)
-    _normal_cdf_rows(x, Phi, c, k, np.empty((3, F), x.dtype), np.empty(F, x.dtype), np.empty(F, x.dtype))
+    _normal_cdf_rows(x, Phi, c, k, np.empty((1, F), x.dtype), np.empty(F, x.dtype), np.empty(F, x.dtype))
     return Phi
 
 
