@@ -53,8 +53,10 @@ def _rows(a, d):
 def linear_forward(x, W, b=None):
     layers.linear.check_linear_args(x, W, b)
     out = _rows(x, W.shape[0]) @ W                               # (N, d_out), one BLAS call
-    if b is not None:
-        out = out + b
+    if b is not None and b.dtype == out.dtype:
+        out += b                                                 # in place: out is the product's fresh array
+    elif b is not None:
+        out = out + b                                            # mixed dtypes: NumPy's promotion, as the layer
     cache = (x, W, b is not None)
     return out.reshape(*x.shape[:-1], W.shape[1]), cache
 
