@@ -31,16 +31,24 @@ Trainer(..., rng=Generator) instead uses that ONE Generator for all of them, in 
 batch -> (masking, inside batch) -> dropout: the tasks' recipe.  The Generators are saved in the
 checkpoint with the optimizer state, so training 20 steps straight and 10 + resume + 10 give
 bit-identical parameters (tests/test_train.py).
+
+Nothing is saved that cannot be used: a checkpoint is written as one folder (io/checkpoint.py,
+save_checkpoint_folder), and never when the evaluation loss or a parameter is NaN/inf (the old one
+stays, TrainingDiverged says which step it holds).  Ctrl-C lets the current step finish, saves it
+and stops with TrainingInterrupted naming the step; a second Ctrl-C stops at once.
 """
 import math
 import os
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from minillm.runtime.allocator import keep_freed_memory
-from minillm.atomic import write_json_atomic
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
 from minillm.runtime.parallel import DataParallel, default_threads
@@ -91,7 +99,15 @@ class TrainConfig:
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss (or a parameter) became NaN or infinite; the message says what the checkpoint still holds."""
+
+
+class CheckpointNotSaved(RuntimeError):
+    """Writing a checkpoint failed (a full disk, a removed folder); the previous checkpoint is intact."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run between two steps; the message says which step was saved."""
 
 
 # ---------------------------------------------------------------------------- batch sources
@@ -228,11 +244,12 @@ class Trainer:
     rng: None -> three Generators from SeedSequence(cfg.seed).spawn(3) (batches, evaluation, dropout);
     one Generator -> used for all three.  progress: a tqdm bar; else, with log (a function of
     one line), a line every log_interval steps.  out_dir (optional) receives checkpoint/
-    (ckpt.npz, config.json, tokenizer.json) at each evaluation.
+    (ckpt.npz, config.json, tokenizer.json) at each evaluation.  data_info (optional JSON data:
+    the CLI gives the corpus fingerprint and split) is saved in each checkpoint's record.
     """
 
     def __init__(self, model, source, val_tokens=None, cfg=None, *, rng=None, out_dir=None, tokenizer=None,
-                 progress=True, log=None):
+                 progress=True, log=None, data_info=None):
         cfg = TrainConfig() if cfg is None else cfg
         self.model, self.cfg = model, cfg
         if not isinstance(source, BatchSource):          # token arrays: a language model's windows
@@ -241,6 +258,9 @@ class Trainer:
             raise ValueError("val_tokens goes with token arrays; a batch source brings its own validation data")
         self.source = source
         self.out_dir, self.tokenizer, self.progress, self.log = out_dir, tokenizer, progress, log
+        self.data_info = data_info
+        self.saved_step = None      # the step of the last checkpoint written (or restored) ...
+        self.saved_folder = None    # ... and where save() wrote it (None: restored, or out_dir/checkpoint)
         keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; allocator.py)
         # backend "numba" (the model's config says so): the AdamW update and the clipping norm run as kernels too
         self.backend = getattr(getattr(model, "config", None), "backend", None)
@@ -290,7 +310,7 @@ class Trainer:
             loss, grads = self.parallel.loss_and_grads(*inputs, rng=self.dropout_rng)
         if not math.isfinite(loss):
             raise TrainingDiverged(
-                f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf). "
+                f"training stopped at step {self.iter}: the loss is {loss} (NaN/inf); {self._kept()}. "
                 f"Try a lower learning rate (now {self.lr_at(self.iter):.2e}) or gradient clipping."
             )
         self.update(grads)
@@ -329,33 +349,72 @@ class Trainer:
         """Train up to iteration `until` (default max_iters), evaluating and checkpointing on the way."""
         c = self.cfg
         until = c.max_iters if until is None else min(until, c.max_iters)
-        tokens_per_iter = self.source.batch_tokens
         bar = _progress(range(self.iter, until), self.progress, initial=self.iter, total=c.max_iters)
-        for _ in bar:
-            t0 = time.perf_counter()
-            loss = self.step()
-            dt = time.perf_counter() - t0
-            self.iter_times.append(dt)
-            if self.iter % c.log_interval == 0 or self.iter == until:
-                if hasattr(bar, "set_postfix_str"):
-                    speed = f" {tokens_per_iter / dt:,.0f} tok/s" if tokens_per_iter else ""
-                    bar.set_postfix_str(f"loss {loss:.4f} lr {self.history['lr'][-1]:.2e}{speed}")
-                elif self.log is not None and self.iter % c.log_interval == 0:
-                    mean = np.mean(self.history["train_loss"][-c.log_interval:])
-                    self.log(f"step {self.iter}/{c.max_iters}: loss {mean:.3f}")
-            if self.source.has_validation and (self.iter % c.eval_interval == 0 or self.iter == c.max_iters):
-                train, val = self.evaluate()
-                self._say(bar, f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}")
-                if self.out_dir and c.checkpoint:
-                    self.save(os.path.join(self.out_dir, "checkpoint"))
-        if hasattr(bar, "close"):
-            bar.close()
-        if self.iter == c.max_iters and self.final_val_loss is None:
-            # the number summary.json reports: the whole validation split, not a sample of it
-            self.final_val_loss = self.source.final_loss(self.model, self.parallel)
-            if self.final_val_loss is not None and self.progress:
-                print(f"final val loss over the whole validation split: {self.final_val_loss:.4f}", flush=True)
+        try:
+            with _ctrl_c_waits_for_the_step() as pressed:
+                for _ in bar:
+                    self._one_step(bar, until)
+                    if pressed:
+                        self._stop_after_ctrl_c()
+            if hasattr(bar, "close"):
+                bar.close()         # before the last line; `finally` closes it on the paths that raise
+            if self.iter == c.max_iters and self.final_val_loss is None:
+                # the number summary.json reports: the whole validation split, not a sample of it
+                self.final_val_loss = self.source.final_loss(self.model, self.parallel)
+                if self.final_val_loss is not None and self.progress:
+                    print(f"final val loss over the whole validation split: {self.final_val_loss:.4f}", flush=True)
+        except KeyboardInterrupt as e:          # a second Ctrl-C, or one outside the steps
+            if isinstance(e, TrainingInterrupted):
+                raise
+            raise TrainingInterrupted(f"stopped by Ctrl-C at step {self.iter}: {self._kept()}") from None
+        finally:
+            if hasattr(bar, "close"):
+                bar.close()
         return self.history
+
+    def _one_step(self, bar, until):
+        """One step, its progress line, and (every eval_interval) the evaluation and the checkpoint."""
+        c = self.cfg
+        t0 = time.perf_counter()
+        loss = self.step()
+        dt = time.perf_counter() - t0
+        self.iter_times.append(dt)
+        if self.iter % c.log_interval == 0 or self.iter == until:
+            if hasattr(bar, "set_postfix_str"):
+                tokens_per_iter = self.source.batch_tokens
+                speed = f" {tokens_per_iter / dt:,.0f} tok/s" if tokens_per_iter else ""
+                bar.set_postfix_str(f"loss {loss:.4f} lr {self.history['lr'][-1]:.2e}{speed}")
+            elif self.log is not None and self.iter % c.log_interval == 0:
+                mean = np.mean(self.history["train_loss"][-c.log_interval:])
+                self.log(f"step {self.iter}/{c.max_iters}: loss {mean:.3f}")
+        if self.source.has_validation and (self.iter % c.eval_interval == 0 or self.iter == c.max_iters):
+            train, val = self.evaluate()
+            self._say(bar, f"step {self.iter}: train loss {train:.4f}, val loss {val:.4f}")
+            if not (math.isfinite(train) and math.isfinite(val)):
+                raise TrainingDiverged(f"training stopped at step {self.iter}: the evaluation loss is NaN/inf "
+                                       f"(train {train}, val {val}), so the model was not saved; {self._kept()}. "
+                                       f"Try a lower learning rate or gradient clipping.")
+            if self.out_dir and c.checkpoint:
+                self.save(self.checkpoint_folder)
+
+    @property
+    def checkpoint_folder(self):
+        """out_dir/checkpoint, where run() saves (None without an out_dir)."""
+        return os.path.join(self.out_dir, "checkpoint") if self.out_dir else None
+
+    def _stop_after_ctrl_c(self):
+        if self.out_dir and self.cfg.checkpoint and self.saved_step != self.iter:
+            self.save(self.checkpoint_folder)
+        exact = "; resuming from it continues the run exactly" if self.saved_step == self.iter else ""
+        raise TrainingInterrupted(f"stopped by Ctrl-C after step {self.iter} of {self.cfg.max_iters}: "
+                                  f"{self._kept()}{exact}")
+
+    def _kept(self):
+        """What the checkpoint folder holds now, for the message of a run that stops."""
+        folder = self.saved_folder or self.checkpoint_folder
+        if self.saved_step is None or folder is None:
+            return "no checkpoint was saved"
+        return f"the checkpoint in {folder} is the one of step {self.saved_step}"
 
     def _say(self, bar, msg):
         if hasattr(bar, "write"):
@@ -377,16 +436,28 @@ class Trainer:
         }
 
     def save(self, folder):
-        """Atomic checkpoint: ckpt.npz (params + optimizer + trainer state), config.json, tokenizer.json."""
-        from minillm.io.checkpoint import save_checkpoint
+        """The checkpoint folder, written as one unit: tokenizer.json, ckpt.npz (params + optimizer +
+        trainer state), config.json (the record, with each file's SHA-256).  A model holding NaN/inf
+        is never saved (TrainingDiverged); a write that fails is CheckpointNotSaved."""
+        from minillm.io.checkpoint import save_checkpoint_folder
 
-        os.makedirs(folder, exist_ok=True)
-        save_checkpoint(os.path.join(folder, "ckpt.npz"), self.model.params, self.model.config.to_dict(),
-                        optimizer_state=self.opt.state_dict(), extra={"trainer": _jsonable(self.state())})
-        write_json_atomic(os.path.join(folder, "config.json"),
-                          {"model": self.model.config.to_dict(), "train": asdict(self.cfg)})
-        if self.tokenizer is not None:
-            self.tokenizer.save(os.path.join(folder, "tokenizer.json"))
+        bad = [k for k, p in self.model.params.items() if not np.isfinite(p).all()]
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise TrainingDiverged(f"training stopped at step {self.iter}: parameter {bad[0]!r}{more} holds "
+                                   f"NaN/inf, so the model was not saved; {self._kept()}")
+        config = self.model.config.to_dict()
+        companions = {} if self.tokenizer is None else {"tokenizer.json": self.tokenizer.save}
+        manifest = {"step": self.iter, "model": config, "train": asdict(self.cfg), "data": self.data_info}
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(folder)), exist_ok=True)
+            save_checkpoint_folder(folder, self.model.params, config, optimizer_state=self.opt.state_dict(),
+                                   extra={"trainer": _jsonable(self.state())}, companions=companions,
+                                   manifest=_jsonable(manifest))
+        except OSError as e:
+            raise CheckpointNotSaved(f"could not save the checkpoint of step {self.iter} in {folder}: "
+                                     f"{e.strerror or e}; {self._kept()}") from None
+        self.saved_step, self.saved_folder = self.iter, os.fspath(folder)
 
     def restore(self, ckpt):
         """Continue from a loaded checkpoint (minillm.io.checkpoint.load_checkpoint)."""
@@ -399,10 +470,11 @@ class Trainer:
         self.eval_rng.bit_generator.state = st["eval_rng"]
         self.dropout_rng.bit_generator.state = st["dropout_rng"]
         self.history = {k: list(v) for k, v in st["history"].items()}
+        self.saved_step = self.iter
 
     def summary(self):
         times = self.iter_times[5:] or self.iter_times  # the first steps pay compile/cache warm-up
-        ms = 1000 * float(np.median(times)) if times else float("nan")
+        ms = 1000 * float(np.median(times)) if times else None      # no step run: nothing to time (JSON has no NaN)
         tokens = self.source.batch_tokens
         h = self.history
         return {
@@ -420,6 +492,31 @@ class Trainer:
             "backend": self.backend,
             "threads": 1 if self.parallel is None else self.parallel.n_threads,
         }
+
+
+@contextmanager
+def _ctrl_c_waits_for_the_step():
+    """Inside the block the first Ctrl-C only fills the list it yields (the loop stops after the step);
+    a second one raises KeyboardInterrupt at once.  Outside the main thread, or where Ctrl-C is
+    ignored, nothing changes."""
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        print("\nCtrl-C: stopping after this step (Ctrl-C again stops at once, without saving)",
+              file=sys.stderr, flush=True)
+
+    installed = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None))
+    if installed:
+        previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _progress(iterable, enabled, initial, total):

@@ -229,3 +229,67 @@ def test_foreign_or_incompatible_npz_files(tmp_path, entries, message):
     with pytest.raises(ValueError, match=message) as caught:
         load_checkpoint(path)
     assert str(path) in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- non-finite values, the folder
+
+def test_non_finite_parameters_are_refused_on_load_naming_the_tensor(tmp_path, state):
+    from minillm.io.checkpoint import CheckpointError
+
+    params, optimizer_state, config = state
+    params = {**params, "wte": params["wte"].copy()}
+    params["wte"][1, 2] = np.inf
+    save_checkpoint(tmp_path / "ckpt.npz", params, config, optimizer_state=optimizer_state)
+    with pytest.raises(CheckpointError, match=r"ckpt.npz: parameter 'wte' holds 1 NaN or infinite value\(s\) of 20"):
+        load_checkpoint(tmp_path / "ckpt.npz")
+    assert np.isinf(load_checkpoint(tmp_path / "ckpt.npz", allow_nonfinite=True).params["wte"][1, 2])
+    optimizer_state["m"]["wte"] = np.full((5, 4), np.nan, dtype=np.float32)
+    save_checkpoint(tmp_path / "ckpt.npz", state[0], config, optimizer_state=optimizer_state)
+    with pytest.raises(CheckpointError, match="optimizer entry opt/m/wte holds 20 NaN"):
+        load_checkpoint(tmp_path / "ckpt.npz")
+
+
+def test_a_checkpoint_folder_records_the_sha256_of_every_file_and_checks_them(tmp_path, state):
+    from minillm.io.checkpoint import (
+        CheckpointError, file_sha256, load_checkpoint_folder, save_checkpoint_folder,
+    )
+
+    params, optimizer_state, config = state
+    folder = tmp_path / "checkpoint"
+
+    def write_vocab(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write('{"vocab": ["a", "b"]}')
+    save_checkpoint_folder(folder, params, config, optimizer_state=optimizer_state, extra={"epoch": 1},
+                           companions={"vocab.json": write_vocab}, manifest={"step": 7})
+    assert sorted(os.listdir(folder)) == ["ckpt.npz", "config.json", "vocab.json"]
+    record = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert record["step"] == 7 and record["format"] == "minillm-checkpoint-folder"
+    assert record["sha256"] == {name: file_sha256(folder / name) for name in ("ckpt.npz", "vocab.json")}
+    loaded = load_checkpoint_folder(folder)
+    assert loaded.manifest == record and loaded.checkpoint.extra == {"epoch": 1}
+    assert_same_tree(loaded.checkpoint.params, params)
+
+    (folder / "vocab.json").write_text('{"vocab": ["b", "a"]}', encoding="utf-8")   # swapped, same size
+    with pytest.raises(CheckpointError, match="vocab.json does not match the SHA-256 that .*config.json records"):
+        load_checkpoint_folder(folder)
+    write_vocab(folder / "vocab.json")
+    (folder / "config.json").write_text(json.dumps({**record, "step": 8}), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="config.json does not match the record inside .*ckpt.npz"):
+        load_checkpoint_folder(folder)
+    (folder / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        load_checkpoint_folder(folder)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint_folder(tmp_path / "nothing")
+
+
+def test_a_folder_saved_before_records_existed_still_loads_unverified(tmp_path, state):
+    from minillm.io.checkpoint import load_checkpoint_folder
+
+    params, _, config = state
+    (tmp_path / "old").mkdir()
+    save_checkpoint(tmp_path / "old" / "ckpt.npz", params, config)
+    (tmp_path / "old" / "config.json").write_text('{"model": {}, "train": {}}', encoding="utf-8")
+    loaded = load_checkpoint_folder(tmp_path / "old")
+    assert loaded.manifest is None and sorted(loaded.checkpoint.params) == sorted(params)

@@ -2,6 +2,7 @@
 
     args.py     argument types, UserError (printed as one line), user_input()
     lm.py       demo, train, generate, eval: a GPT on any text          (imports GPT when run)
+    runs.py     what train checks first: --out (lock, no overwrite), --resume, memory
     cases.py    finetune, ner, translate: the article's cases            (imports its task when run)
     bench.py    bench
     assignment.py   assignment list | make | check | report: course workspaces and their grader
@@ -18,6 +19,7 @@ One training step, read from here to the last backward, each file once (backend 
     -> optim.py clip_grad_norm, AdamW.step
 """
 import argparse
+import os
 import sys
 
 from minillm.assignments.markers import NOT_WRITTEN
@@ -48,14 +50,21 @@ def build_parser():
 
 
 def main(argv=None):
-    """Parse argv, run the command; a UserError (or a diverged training run) is one line and exit status 2."""
-    from minillm.train import TrainingDiverged
+    """Parse argv, run the command; a UserError (or a training run that had to stop: diverged, its
+    checkpoint not writable, out of memory) is one line and exit status 2; Ctrl-C is one line and 130."""
+    from minillm.train import CheckpointNotSaved, TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, TrainingDiverged) as e:
+    except (UserError, TrainingDiverged, CheckpointNotSaved) as e:
         print(f"minillm: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:
+        # the estimate (runtime/memory.py) is a floor: a run it let through can still run out
+        detail = f" ({e})" if str(e) else ""
+        print(f"minillm: error: out of memory{detail}: the settings need more memory than this machine has; "
+              f"lower --block-size, --batch-size or the model's size", file=sys.stderr)
         return 2
     except NotImplementedError as e:
         # an assignment workspace's stub: the function the student has not written yet, in one line
@@ -63,8 +72,13 @@ def main(argv=None):
             raise
         print(f"minillm: {e} (minillm assignment check grades what is written)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("minillm: interrupted", file=sys.stderr)
+    except BrokenPipeError:
+        # `minillm ... | head`: the reader of stdout went away; exit as a piped command does, without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt as e:
+        # training says what it saved (train.TrainingInterrupted); elsewhere there is nothing to say
+        print(f"minillm: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
         return 130
 
 

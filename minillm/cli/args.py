@@ -5,6 +5,7 @@ UserError: `minillm.cli.main` prints it as one line, `minillm: error: ...`, exit
 Anything else is a bug and keeps its traceback.
 """
 import argparse
+import math
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,6 +82,14 @@ def probability(s):
     return v
 
 
+def open_unit_interval(s):
+    """argparse type: a number in (0, 1)."""
+    v = _float(s)
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {s}")
+    return v
+
+
 def unit_interval(s):
     """argparse type: a number in [0, 1)."""
     v = _float(s)
@@ -100,6 +109,9 @@ def boolean(s):
 
 def _float(s):
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {s!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {s!r}")
+    return v

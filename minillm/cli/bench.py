@@ -1,5 +1,7 @@
 """`minillm bench`: the speed of the kernels against NumPy (and PyTorch when importable)."""
-from minillm.cli.args import positive_float
+from pathlib import Path
+
+from minillm.cli.args import UserError, positive_float, user_input
 
 
 def add_bench_parser(sub):
@@ -12,7 +14,24 @@ def add_bench_parser(sub):
     return b
 
 
+def check_bench_flags(args):
+    """Before a minute of timing: --data must be a readable UTF-8 text, --out a file in an existing folder."""
+    if args.data is not None:
+        from minillm.datasets import read_text
+
+        if not Path(args.data).is_file():
+            raise UserError(f"--data {args.data!r} does not exist or is not a file")
+        with user_input(f"--data {args.data!r}"):
+            read_text(args.data)
+    out = Path(args.out)
+    if not str(args.out).strip() or out.is_dir():
+        raise UserError(f"--out {args.out!r} must name a file to write (bench.json), not a folder")
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"--out {args.out!r}: the folder {str(out.resolve().parent)!r} does not exist")
+
+
 def cmd_bench(args):
     from minillm.bench.run import run_bench
 
+    check_bench_flags(args)
     return run_bench(args)

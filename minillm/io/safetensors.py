@@ -275,7 +275,7 @@ def _parse_entry(info, data_size, where):
         raise ValueError(f"{where}: entry must have exactly dtype, shape, data_offsets; "
                          f"missing {sorted(missing)}, unexpected {sorted(unknown)}")
     dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype_name not in DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:       # a list or object is no dtype name
         raise ValueError(f"{where}: unknown or unsupported dtype {dtype_name!r}; "
                          f"expected one of {', '.join(DTYPES)}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):

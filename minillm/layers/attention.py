@@ -77,6 +77,10 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     Tk = k.shape[-2]
     check_shape("k", k, (*lead, None, D), what="(..., Tk, D) with q's leading axes and D")
     check_shape("v", v, (*lead, Tk, None), what="(..., T_k, d_v) with k's leading axes and T_k")
+    if Tk == 0:
+        raise ValueError(f"k must hold at least one key (T_k >= 1) to attend to, got shape {k.shape}")
+    if D == 0:
+        raise ValueError(f"q must have d_k >= 1 (the scale is 1 / sqrt(d_k)), got shape {q.shape}")
     if mask is not None:
         check_bool_mask("mask", mask, (*lead, Tq, Tk))
 
