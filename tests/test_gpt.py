@@ -188,3 +188,11 @@ def test_gpt_composes_the_decoder_block_and_has_no_generate_method():
     np.testing.assert_allclose(model.forward(idx, training=False)[0], x @ model.params["wte"].T,
                                rtol=1e-12, atol=1e-12)
     assert not hasattr(model, "generate")           # minillm.generate.generate(model, idx, n) instead
+
+
+def test_config_refuses_a_string_for_a_flag():
+    """bias = "false" (a string, as a careless config file has it) is truthy: it must be refused, not obeyed as True."""
+    with pytest.raises(TypeError, match="bias must be True or False, got 'false'"):
+        GPTConfig(vocab_size=5, bias="false")
+    with pytest.raises(ValueError, match="norm_eps"):
+        GPTConfig(vocab_size=5, norm_eps=0.0)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from minillm.checks import (
-    check_choice, check_int, check_int_array, check_known_fields, check_number, check_params,
+    check_choice, check_flag, check_int, check_int_array, check_known_fields, check_number, check_params,
 )
 from minillm.io.huggingface import gpt2_config_from_hf, gpt2_config_to_hf, read_config, read_gpt2_params, write_gpt2
 from minillm.layers import (
@@ -63,6 +63,9 @@ class GPTConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd must be divisible by n_head: got n_embd={self.n_embd}, n_head={self.n_head}")
         check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_flag("bias", self.bias)                    # a string "false" would be truthy: refuse it
+        check_number("norm_eps", self.norm_eps, low=0.0, low_open=True)
+        check_number("rope_base", self.rope_base, low=0.0, low_open=True)
         check_choice("pos", self.pos, {"learned", "sinusoidal", "rope"})
         check_choice("norm", self.norm, {"layernorm", "rmsnorm"})
         check_choice("mlp", self.mlp, {"gelu", "swiglu"})
