@@ -232,3 +232,50 @@ def test_bad_configs_and_inputs_are_named():
         RNNLM(RNNConfig(cell="gru", **TINY), params=RNNLM(RNNConfig(cell="lstm", **TINY)).params)
     with pytest.raises(ValueError, match="too few for batch_size 4"):
         next(stream_batches(np.arange(4), 4, 2))
+
+
+# ---- backend "numba" (minillm.kernels.recurrent; equality with "numpy" is in tests/test_kernels_recurrent.py) ----
+
+def test_backend_is_chosen_in_the_config_and_survives_a_checkpoint(tmp_path):
+    from minillm.io import load_checkpoint, save_checkpoint
+
+    with pytest.raises(ValueError, match=r"backend must be one of \['numba', 'numpy'\], got 'torch'"):
+        RNNConfig(vocab_size=5, backend="torch")
+    cfg = RNNConfig(cell="gru", backend="numba", **TINY)
+    assert RNNConfig.from_dict(cfg.to_dict()) == cfg
+    model = RNNLM(cfg, seed=4)
+    save_checkpoint(tmp_path / "ckpt.npz", model.params, cfg.to_dict())
+    ckpt = load_checkpoint(tmp_path / "ckpt.npz")
+    again = RNNLM(RNNConfig.from_dict(ckpt.config), params=ckpt.params)
+    assert again.config.backend == "numba"
+    idx = np.random.default_rng(0).integers(0, 7, size=(2, 5))
+    assert again.loss(idx, idx) == model.loss(idx, idx)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_numba_backend_carries_the_state_across_chunks(cell):
+    model = RNNLM(RNNConfig(cell=cell, backend="numba", **TINY), seed=3)
+    idx = np.random.default_rng(2).integers(0, 7, size=(2, 11))
+    whole, _, _ = model.forward(idx)
+    pieces, state = [], None
+    for start, stop in ((0, 4), (4, 5), (5, 11)):
+        logits, _, cache = model.forward(idx[:, start:stop], state=state)
+        pieces.append(logits)
+        state = cache["state"]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, rtol=1e-12, atol=1e-14)
+
+
+def test_the_shared_trainer_trains_the_numba_backend_like_the_numpy_one():
+    from minillm.train import TrainConfig, Trainer
+
+    tokens = np.tile(np.arange(5), 40)
+    cfg = TrainConfig(batch_size=4, max_iters=30, lr=3e-2, min_lr=3e-3, warmup_iters=5, lr_decay_iters=30,
+                      eval_interval=30, eval_iters=2, checkpoint=False)
+    history = {}
+    for backend in ("numpy", "numba"):
+        model = RNNLM(RNNConfig(vocab_size=5, cell="lstm", n_embd=4, n_hidden=8, block_size=8, dtype="float64",
+                                backend=backend), seed=0)
+        history[backend] = Trainer(model, tokens, tokens, cfg, progress=False).run()
+    # the same batches and the same gradients (AdamW's fused kernel for numba): the same losses to rounding
+    np.testing.assert_allclose(history["numba"]["train_loss"], history["numpy"]["train_loss"], rtol=1e-9)
+    assert history["numba"]["val_loss"][-1] < 0.6

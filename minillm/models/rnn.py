@@ -9,6 +9,14 @@ Letters: B batch, T time steps per chunk, C = n_embd, H = n_hidden, L = n_layer,
 V = vocab size.  The cells are minillm.layers.recurrent; `backward` calls the
 layers' backwards in the reverse order.
 
+The backend is chosen in RNNConfig.backend and nowhere else (rnn_ops below):
+"numpy" calls the readable layers, "numba" the same contracts from
+minillm.kernels -- the cells from minillm.kernels.recurrent (the loop over t in
+one jitted call per direction, each step's product and gate arithmetic fused),
+the head, cross-entropy and embedding backward from minillm.kernels.fused, and
+the trainer's AdamW as a kernel.  Both give the same loss and gradients
+(tests/test_kernels_recurrent.py): the backend changes speed, not results.
+
 The same evaluation surface as the GPT (so one table can compare them):
 forward(idx, targets) -> (logits, loss, cache), backward(cache) -> grads with
 the params' keys, logprob(tokens) / perplexity(tokens) over a 1-D token array,
@@ -38,19 +46,27 @@ import numpy as np
 from minillm.checks import (
     check_choice, check_int, check_int_array, check_known_fields, check_number, check_params, check_rng,
 )
-from minillm.layers.embedding import embedding_backward, embedding_forward
-from minillm.layers.linear import linear_backward, linear_forward
-from minillm.layers.recurrent import (
-    gru_backward, gru_forward, lstm_backward, lstm_cell_states, lstm_forward, rnn_backward, rnn_forward,
-)
-from minillm.layers.softmax import cross_entropy_backward, cross_entropy_forward
+from minillm.models.backend import ops_for_backend
 
-# cell name -> (number of gates k, sequence forward, sequence backward)
-CELLS = {
-    "rnn": (1, rnn_forward, rnn_backward),
-    "gru": (3, gru_forward, gru_backward),
-    "lstm": (4, lstm_forward, lstm_backward),
-}
+# cell name -> number of gates k (the columns of Wx, Wh and b are k blocks of H)
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+BACKENDS = ("numpy", "numba")
+
+# the recurrent ops a model calls, by name (the same names in minillm.layers.recurrent and minillm.kernels.recurrent)
+RECURRENT_OPS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "lstm_cell_states",
+                 "gru_forward", "gru_backward")
+
+
+def rnn_ops(backend):
+    """The backend's ops namespace (models/backend.py) with the recurrent cells of that backend added."""
+    ops = ops_for_backend(backend)
+    if backend == "numba":
+        from minillm.kernels import recurrent as cells
+    else:
+        from minillm.layers import recurrent as cells
+    for name in RECURRENT_OPS:
+        setattr(ops, name, getattr(cells, name))
+    return ops
 
 
 @dataclass
@@ -62,18 +78,18 @@ class RNNConfig:
     n_layer: int = 1  # L stacked cells: layer l reads layer l-1's hidden states
     block_size: int = 64  # T: the BPTT length (training chunks, evaluation chunks); not a context limit
     forget_bias: float = 1.0  # LSTM only: initial bias of the forget gate (f ~ 0.73 at the start)
-    backend: str = "numpy"  # the recurrent cells have no Numba kernels; the field keeps the trainer's summary uniform
+    backend: str = "numpy"  # "numpy" (the readable layers) | "numba" (the kernels: fused gates per step)
     dtype: str = "float32"
 
     def __post_init__(self):
         check_int("vocab_size", self.vocab_size, low=1)
-        check_choice("cell", self.cell, set(CELLS))
+        check_choice("cell", self.cell, set(GATES))
         check_int("n_embd", self.n_embd, low=1)
         check_int("n_hidden", self.n_hidden, low=1)
         check_int("n_layer", self.n_layer, low=1)
         check_int("block_size", self.block_size, low=1)
         check_number("forget_bias", self.forget_bias)
-        check_choice("backend", self.backend, {"numpy"})
+        check_choice("backend", self.backend, set(BACKENDS))
         check_choice("dtype", self.dtype, {"float32", "float64"})
 
     def to_dict(self):
@@ -88,7 +104,7 @@ class RNNConfig:
 def param_shapes(config):
     """name -> shape for every parameter."""
     c = config
-    k = CELLS[c.cell][0]
+    k = GATES[c.cell]
     C, H = c.n_embd, c.n_hidden
     shapes = {"wte": (c.vocab_size, C)}
     for layer in range(c.n_layer):
@@ -137,6 +153,7 @@ class RNNLM:
         self.config = config
         self.params = init_params(config, seed) if params is None else params
         check_params(self.params, param_shapes(config), "the config")
+        self.ops = rnn_ops(config.backend)
 
     @property
     def n_params(self):
@@ -168,7 +185,7 @@ class RNNLM:
         state: the carried state of a previous chunk (cache["state"]), or None for zeros.
         training and rng are accepted for the shared interface; the model has no dropout.
         """
-        c, p = self.config, self.params
+        c, p, ops = self.config, self.params, self.ops
         check_int_array("idx", idx, high=c.vocab_size)
         if idx.ndim != 2 or idx.shape[1] < 1:
             raise ValueError(f"idx must have shape (B, T) with T >= 1, got {idx.shape}")
@@ -176,28 +193,28 @@ class RNNLM:
         if state is None:
             state = self.initial_state(B)
         self._check_state(state, B)
-        _, cell_forward, _ = CELLS[c.cell]
+        cell_forward = getattr(ops, f"{c.cell}_forward")
         caches = {}
         new_h, new_c = [], []
 
         # x_t = E[token_t]                                                        (B, T, C)
         # $$ x_t = E[\text{token}_t] $$
-        x, caches["wte"] = embedding_forward(idx, p["wte"])
+        x, caches["wte"] = ops.embedding_forward(idx, p["wte"])
         for layer in range(c.n_layer):
             pre = f"cell.{layer}."
             h0 = state["h"][layer]                                              # (B, H)
             # h_t = cell(x_t, h_{t-1}) for t = 1..T; the LSTM also carries c_t     (B, T, H)
             # $$ h_t = \operatorname{cell}(x_t, h_{t-1}), \quad t = 1, \dots, T \qquad \text{LSTM: } (h_t, c_t) = \operatorname{cell}(x_t, h_{t-1}, c_{t-1}) $$
             if c.cell == "lstm":
-                x, caches[pre] = lstm_forward(x, h0, p[pre + "Wx"], p[pre + "Wh"], p[pre + "b"],
-                                              c0=state["c"][layer])
-                new_c.append(lstm_cell_states(caches[pre])[:, -1])
+                x, caches[pre] = ops.lstm_forward(x, h0, p[pre + "Wx"], p[pre + "Wh"], p[pre + "b"],
+                                                  c0=state["c"][layer])
+                new_c.append(ops.lstm_cell_states(caches[pre])[:, -1])
             else:
                 x, caches[pre] = cell_forward(x, h0, p[pre + "Wx"], p[pre + "Wh"], p[pre + "b"])
             new_h.append(x[:, -1])
         # logits_t = h_t W_out + b_out                                            (B, T, V)
         # $$ z_t = h_t W_\text{out} + b_\text{out} $$
-        logits, caches["head"] = linear_forward(x, p["W_out"], p["b_out"])
+        logits, caches["head"] = ops.linear_forward(x, p["W_out"], p["b_out"])
 
         loss = None
         if targets is not None:
@@ -206,7 +223,7 @@ class RNNLM:
                 raise ValueError(f"targets must have the shape of idx {idx.shape}, got {targets.shape}")
             # loss = mean_t -log softmax(logits_t)[target_t]
             # $$ \mathcal{L} = \operatorname{mean}_t \left( -\log \operatorname{softmax}(z_t)_{y_t} \right) $$
-            loss, caches["loss"] = cross_entropy_forward(logits, targets)
+            loss, caches["loss"] = ops.cross_entropy_forward(logits, targets)
             loss = float(loss)
         # the last state, copied: a constant for the next chunk (truncated BPTT)
         caches["state"] = {"h": np.stack(new_h)}
@@ -219,22 +236,22 @@ class RNNLM:
         """Gradients of dloss * (the mean loss) for every parameter: the forward's steps, in reverse."""
         if cache is None or "loss" not in cache:
             raise ValueError("cache must come from forward(idx, targets) with targets")
-        c = self.config
-        _, _, cell_backward = CELLS[c.cell]
+        c, ops = self.config, self.ops
+        cell_backward = getattr(ops, f"{c.cell}_backward")
         g = {}
         # loss = cross_entropy(logits, targets)  ->  dlogits = dloss * (probs - onehot) / N
         # $$ \mathcal{L} = \operatorname{CE}(z, y) \;\Rightarrow\; dz = \mathrm{dloss} \cdot \frac{\hat{p} - \operatorname{onehot}(y)}{N} $$
-        dlogits = cross_entropy_backward(dloss, cache["loss"])
+        dlogits = ops.cross_entropy_backward(dloss, cache["loss"])
         # logits = h W_out + b_out
         # $$ z = h W_\text{out} + b_\text{out} $$
-        dx, g["W_out"], g["b_out"] = linear_backward(dlogits, cache["head"])
+        dx, g["W_out"], g["b_out"] = ops.linear_backward(dlogits, cache["head"])
         for layer in reversed(range(c.n_layer)):
             pre = f"cell.{layer}."
             # BPTT through the chunk; dh0 (the gradient w.r.t. the carried state) is dropped: truncation
             dx, _dh0, g[pre + "Wx"], g[pre + "Wh"], g[pre + "b"] = cell_backward(dx, cache[pre])
         # x = E[idx]: scatter-add into the rows that were looked up
         # $$ x_t = E[\mathrm{idx}_t] \;\Rightarrow\; dE_v = \sum_{t:\ \mathrm{idx}_t = v} dx_t $$
-        g["wte"] = embedding_backward(dx, cache["wte"])
+        g["wte"] = ops.embedding_backward(dx, cache["wte"])
         return g
 
     # ------------------------------------------------------- evaluation surface
