@@ -80,6 +80,9 @@ from minillm.layers.feedforward import (
 from minillm.layers.linear import linear_backward, linear_forward
 from minillm.layers.norm import layernorm_backward, layernorm_forward, rmsnorm_backward, rmsnorm_forward
 from minillm.layers.positional import rope_backward, rope_forward, sinusoidal_positional_encoding
+from minillm.layers.recurrent import (
+    gru_backward, gru_forward, lstm_backward, lstm_cell_states, lstm_forward, rnn_backward, rnn_forward,
+)
 from minillm.layers.softmax import cross_entropy_backward, cross_entropy_forward
 
 # The operations the blocks and the models call, by name: the NumPy layers (the default `ops` of
@@ -97,6 +100,8 @@ NUMPY_OPS = SimpleNamespace(
     swiglu_feedforward_forward=swiglu_feedforward_forward, swiglu_feedforward_backward=swiglu_feedforward_backward,
     cross_entropy_forward=cross_entropy_forward, cross_entropy_backward=cross_entropy_backward,
     gelu_forward=gelu_forward, gelu_backward=gelu_backward, tanh_forward=tanh_forward, tanh_backward=tanh_backward,
+    rnn_forward=rnn_forward, rnn_backward=rnn_backward, lstm_forward=lstm_forward, lstm_backward=lstm_backward,
+    lstm_cell_states=lstm_cell_states, gru_forward=gru_forward, gru_backward=gru_backward,
 )
 
 NORM_TYPES = ("layernorm", "rmsnorm")

@@ -9,7 +9,7 @@ Letters: B batch, T time steps per chunk, C = n_embd, H = n_hidden, L = n_layer,
 V = vocab size.  The cells are minillm.layers.recurrent; `backward` calls the
 layers' backwards in the reverse order.
 
-The backend is chosen in RNNConfig.backend and nowhere else (rnn_ops below):
+The backend is chosen in RNNConfig.backend and nowhere else (models/backend.py):
 "numpy" calls the readable layers, "numba" the same contracts from
 minillm.kernels -- the cells from minillm.kernels.recurrent (the loop over t in
 one jitted call per direction, each step's product and gate arithmetic fused),
@@ -51,22 +51,6 @@ from minillm.models.backend import ops_for_backend
 # cell name -> number of gates k (the columns of Wx, Wh and b are k blocks of H)
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 BACKENDS = ("numpy", "numba")
-
-# the recurrent ops a model calls, by name (the same names in minillm.layers.recurrent and minillm.kernels.recurrent)
-RECURRENT_OPS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "lstm_cell_states",
-                 "gru_forward", "gru_backward")
-
-
-def rnn_ops(backend):
-    """The backend's ops namespace (models/backend.py) with the recurrent cells of that backend added."""
-    ops = ops_for_backend(backend)
-    if backend == "numba":
-        from minillm.kernels import recurrent as cells
-    else:
-        from minillm.layers import recurrent as cells
-    for name in RECURRENT_OPS:
-        setattr(ops, name, getattr(cells, name))
-    return ops
 
 
 @dataclass
@@ -153,7 +137,7 @@ class RNNLM:
         self.config = config
         self.params = init_params(config, seed) if params is None else params
         check_params(self.params, param_shapes(config), "the config")
-        self.ops = rnn_ops(config.backend)
+        self.ops = ops_for_backend(config.backend)
 
     @property
     def n_params(self):
