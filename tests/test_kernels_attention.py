@@ -221,3 +221,49 @@ def test_both_backward_schedules_match_the_reference(rng, monkeypatch, per_head)
     monkeypatch.setattr(fused, "_one_head_per_core", lambda BH: per_head)
     run_both(rng, (2, 2, 130, 8), 100, 8, np.float64, causal=True)
     run_both(rng, (1, 3, 70, 8), 70, 8, np.float32, mask=rng.random((70, 70)) > 0.5)
+
+
+def test_work_items_are_claimed_once_each_whatever_the_threads():
+    # kernels/threads.py: the items come from one atomic counter, so none is lost or done twice
+    import numba
+    from numba import njit
+
+    from minillm.kernels.threads import claim, in_parallel
+
+    @njit(nogil=True)
+    def count_items(work, seen):
+        item = claim(work)
+        while item < seen.shape[0]:
+            seen[item] += 1
+            item = claim(work)
+
+    seen = np.zeros(10_000, dtype=np.int64)
+    threads_before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        for _ in range(20):
+            in_parallel(count_items, seen)
+    finally:
+        numba.set_num_threads(threads_before)
+    assert np.all(seen == 20)
+
+
+def test_results_do_not_depend_on_which_thread_took_which_item(rng, kernel_path):
+    # each work item is computed whole by one thread, so one thread and two give the same bits
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two threads")
+    q, k, v = make_qkv(rng, (1, 4, 130, 16), 130, 16, np.float32)
+    dout = rng.standard_normal(q.shape).astype(np.float32)
+    runs = []
+    threads_before = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            out, cache = attention_forward(q, k, v, causal=True)
+            runs.append((out, *attention_backward(dout, cache)))
+    finally:
+        numba.set_num_threads(threads_before)
+    for one, two in zip(*runs):
+        assert np.array_equal(one, two)

@@ -96,3 +96,55 @@ def test_bad_input_names_the_argument():
         matmul_tn(a, np.ones((2, 5)))
     with pytest.raises(ValueError, match=r"dc must have shape \(3, 2\)"):
         matmul_backward(np.ones((3, 3)), a, np.ones((4, 2)))
+
+
+# --- threads (issue #17, minillm/kernels/threads.py): the set-up is checked, never timed ---------------
+_SETUP_SCRIPT = """
+import json, os
+import numpy as np
+import numba
+import minillm.kernels
+from minillm.kernels import threads
+from minillm.kernels.matmul import matmul
+report = {"layer": numba.threading_layer(), "gomp_env_left": "GOMP_SPINCOUNT" in os.environ,
+          "spin_before": threads.blas_spin_exponent()}
+numba.set_num_threads(2)
+a = np.ones((40, 8))
+matmul(a, a.T.copy())                                   # the first parallel kernel
+report["spin_after"] = threads.blas_spin_exponent()
+report["env_left"] = "OPENBLAS_THREAD_TIMEOUT" in os.environ
+print(json.dumps(report))
+"""
+
+
+def _thread_setup(**env):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY",
+                          "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", _SETUP_SCRIPT], env={**clean, "NUMBA_NUM_THREADS": "2", **env},
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_openblas_lets_go_of_the_cores_once_a_parallel_kernel_runs():
+    from minillm.kernels import threads
+
+    report = _thread_setup()
+    if report["spin_before"] is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with its own thread pool")
+    assert report["spin_before"] == 28                      # np.matmul alone: OpenBLAS's default, untouched
+    assert report["spin_after"] == threads.BLAS_SPIN_EXPONENT == 15
+    assert not report["env_left"] and not report["gomp_env_left"]   # the environment is as it was
+    assert report["layer"] in ("omp", "tbb", "workqueue")
+
+
+def test_your_own_openblas_spin_setting_wins():
+    report = _thread_setup(OPENBLAS_THREAD_TIMEOUT="20")
+    if report["spin_before"] is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with its own thread pool")
+    assert report["spin_before"] == report["spin_after"] == 20

@@ -10,15 +10,12 @@ compute the same blocks the same way; this module holds what they share:
     _mask_block                 -inf where a query may not see a key
     _dscores                    P = exp(s S - lse) and dS = P (dP - D_i) of one block
     _inv_sqrt, _round_up        1 / sqrt(D) in the arrays' dtype; padding sizes
-    _in_parallel                one thread per core over a kernel's work items
 
 Neither attention module imports the other for these (attention.py's
 attention_forward only dispatches to attention_one_block.py).
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 from numba import njit
 
@@ -171,27 +168,3 @@ def _dscores(S, dP, q0, k0, shift, delta, scratch, Tq, Tk, scale, causal, offset
 @njit(cache=True)
 def _round_up(n, multiple):
     return (n + multiple - 1) // multiple * multiple
-
-
-# Run kernel(worker, n_workers, *args) on n_workers threads at once, worker = 0..n-1
-# (the calling thread is worker 0).  Each kernel takes the work items
-# worker, worker + n_workers, ... and writes only its own rows of the outputs;
-# nogil=True lets the threads run in parallel.  (Numba's prange would do the
-# same, but compiling a parallel loop costs ~5 s per dtype more, and its OpenMP
-# workers spin-wait, which hurts on a machine shared with other processes.)
-_pool = None
-
-
-def _in_parallel(kernel, *args):
-    global _pool
-    n_workers = numba.get_num_threads()
-    if n_workers == 1:
-        kernel(0, 1, *args)
-        return
-    if _pool is None or _pool._max_workers < n_workers - 1:
-        _pool = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minillm-attention")
-    others = [_pool.submit(kernel, w, n_workers, *args) for w in range(1, n_workers)]
-    kernel(0, n_workers, *args)
-    for job in others:
-        job.result()
-

@@ -35,9 +35,10 @@ gradients: one sweep over the block pairs.  Otherwise (say B*H = 1) it runs two
 race-free passes: one parallel over key blocks that owns dK and dV, one
 parallel over query blocks that owns dQ; each recomputes P.
 
-Parallel work items are (batch*head, block pair), dealt round-robin to one
-thread per core (`_in_parallel`): with causal=True, query block t costs t + 1
-key blocks, so each item takes a short block t and the long block n - 1 - t
+Parallel work items are (batch*head, block pair), claimed one at a time from a
+shared counter by one thread per core (kernels/threads.py's in_parallel, the pool
+the packed matmul uses too): with causal=True, query block t costs t + 1 key
+blocks, so each item takes a short block t and the long block n - 1 - t
 together, and every item costs the same.
 
 exp: Numba's math.exp is a scalar libm call (PyPI's llvmlite has no SVML), so
@@ -80,9 +81,10 @@ from numba import njit
 from minillm.checks import check_bool_mask, check_flag, check_float_array
 from minillm.kernels import attention_one_block
 from minillm.kernels._attention_tiles import (
-    BK, BQ, NC, _block_product, _dscores, _in_parallel, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum,
+    BK, BQ, NC, _block_product, _dscores, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum,
 )
 from minillm.kernels.exp import _exp_rows
+from minillm.kernels.threads import claim, in_parallel
 
 SHORT_KEYS = 64   # up to this many keys (one block), attention_one_block.py does whole heads in place
 
@@ -132,12 +134,13 @@ def _pair_block(t, half, n_blocks):
 #   -> out (BH, Tq, Dv), lse (BH, Tq)
 #   mask (n_slabs, 1 or Tq, 1 or Tk) bool; slab[bh] = the slab batch-head bh uses
 @njit(cache=True, nogil=True)
-def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
+def _forward_kernel(work, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has_mask, causal, out, lse):
     BH, Dv_pad = q.shape[0], v.shape[2]
     offset = Tk - Tq
     scale = _inv_sqrt(D, q)
     n_q_blocks, n_pairs = _block_pairs(Tq, BQ)
-    for item in range(worker, BH * n_pairs, n_workers):
+    item = claim(work)
+    while item < BH * n_pairs:
         bh, t = item // n_pairs, item % n_pairs
         S = np.empty((BQ, BK), dtype=q.dtype)           # scores, then probabilities
         O = np.empty((BQ, Dv_pad), dtype=q.dtype)       # unnormalised output
@@ -196,6 +199,7 @@ def _forward_kernel(worker, n_workers, q, k_T, v, Tq, Tk, D, Dv, mask, slab, has
                     for d in range(Dv):
                         out[bh, q0 + r, d] = 0.0
                     lse[bh, q0 + r] = -np.inf
+        item = claim(work)
 
 
 # ---------------------------------------------------------------------------
@@ -275,12 +279,13 @@ def _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, ma
 
 # Pass 1 of 2, work items over key blocks (a short block t with the long block n - 1 - t): dK, dV
 @njit(cache=True, nogil=True)
-def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+def _backward_key_blocks(work, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                          mask, slab, has_mask, causal, dq, dk, dv):
     BH = q.shape[0]
     n_k_blocks, n_pairs = _block_pairs(Tk, BK)
     no_dq = np.empty((0, BQ, q.shape[2]), dtype=q.dtype)
-    for item in range(worker, BH * n_pairs, n_workers):
+    item = claim(work)
+    while item < BH * n_pairs:
         bh, t = item // n_pairs, item % n_pairs
         blocks = _work_blocks(q, dout)
         for half in range(2):
@@ -289,18 +294,20 @@ def _backward_key_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq
                 break
             _key_block_sweep(bh, kb, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv, mask, slab, has_mask,
                              causal, blocks, False, no_dq, dk, dv)
+        item = claim(work)
 
 
 # Pass 2 of 2, work items over query blocks: dQ = dS K / sqrt(D)
 # $$ dQ = \frac{1}{\sqrt{d_k}} \sum_{kb} dS\, K $$
 @njit(cache=True, nogil=True)
-def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+def _backward_query_blocks(work, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                            mask, slab, has_mask, causal, dq, dk, dv):
     BH, D_pad = q.shape[0], q.shape[2]
     offset = Tk - Tq
     scale = _inv_sqrt(D, q)
     n_q_blocks, n_pairs = _block_pairs(Tq, BQ)
-    for item in range(worker, BH * n_pairs, n_workers):
+    item = claim(work)
+    while item < BH * n_pairs:
         bh, t = item // n_pairs, item % n_pairs
         S, dP, _, _, dQ, shift, delta_b, scratch = _work_blocks(q, dout)
         for half in range(2):
@@ -318,6 +325,7 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
             for r in range(min(BQ, Tq - q0)):
                 for d in range(D):
                     dq[bh, q0 + r, d] = dQ[r, d] * scale
+        item = claim(work)
 
 
 # One pass, parallel over batch*head: a head belongs to one core, which owns its
@@ -325,12 +333,13 @@ def _backward_query_blocks(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, 
 # products per block pair instead of 7).  Used when there are enough heads to
 # keep every core busy; same arguments as the two passes.
 @njit(cache=True, nogil=True)
-def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
+def _backward_per_head(work, q, k, k_T, v_T, dout, lse, delta, Tq, Tk, D, Dv,
                        mask, slab, has_mask, causal, dq, dk, dv):
     BH = q.shape[0]
     scale = _inv_sqrt(D, q)
     n_q_blocks = (Tq + BQ - 1) // BQ
-    for bh in range(worker, BH, n_workers):
+    bh = claim(work)
+    while bh < BH:
         blocks = _work_blocks(q, dout)
         dQ_all = np.zeros((n_q_blocks, BQ, q.shape[2]), dtype=q.dtype)
         for kb in range((Tk + BK - 1) // BK):
@@ -339,6 +348,7 @@ def _backward_per_head(worker, n_workers, q, k, k_T, v_T, dout, lse, delta, Tq, 
         for i in range(Tq):
             for d in range(D):
                 dq[bh, i, d] = dQ_all[i // BQ, i % BQ, d] * scale
+        bh = claim(work)
 
 
 # ---------------------------------------------------------------------------
@@ -420,7 +430,7 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     lse = np.full((BH, Tq), -np.inf, dtype=q.dtype)
     if out.size and Tk:
         Tq_pad, Tk_pad = _round_up(Tq, BQ), _round_up(Tk, BK)
-        _in_parallel(_forward_kernel, _padded(q3, Tq_pad, D), _transposed(k3, Tk_pad),
+        in_parallel(_forward_kernel, _padded(q3, Tq_pad, D), _transposed(k3, Tk_pad),
                      _padded(v3, Tk_pad, _round_up(Dv, NC)), Tq, Tk, D, Dv, slabs, slab, has_mask, bool(causal),
                      out, lse)
     elif out.size:               # no keys at all: every row sees nothing
@@ -459,9 +469,9 @@ def attention_backward(dout, cache):
                 _transposed(v3, Tk_pad), _padded(dout3, Tq_pad, Dv_pad), lse, delta,
                 Tq, Tk, D, Dv, slabs, slab, has_mask, causal, dq, dk, dv)
         if _one_head_per_core(BH):
-            _in_parallel(_backward_per_head, *args)
+            in_parallel(_backward_per_head, *args)
         else:
-            _in_parallel(_backward_key_blocks, *args)
-            _in_parallel(_backward_query_blocks, *args)
+            in_parallel(_backward_key_blocks, *args)
+            in_parallel(_backward_query_blocks, *args)
     return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape)
 

@@ -45,9 +45,10 @@ import numpy as np
 from numba import njit
 
 from minillm.kernels._attention_tiles import (
-    BK, BQ, MR_ATT, NC, _dscores, _in_parallel, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum, _tile,
+    BK, BQ, MR_ATT, NC, _dscores, _inv_sqrt, _mask_block, _round_up, _row_max, _row_sum, _tile,
 )
 from minillm.kernels.exp import _exp_rows
+from minillm.kernels.threads import claim, in_parallel, new_work
 
 TK_MAX = BK                    # keys this kernel takes: one block
 PARALLEL_MIN_WORK = 1 << 24    # X*Y*Tq*Tk*D multiply-adds below which the heads run on one thread
@@ -103,7 +104,7 @@ def _tile_product(k, A, a_row, a_transposed, B, b_row, b_col, C, c_row, c_col, a
 #   q (X, Tq, Y*D)  k (X, Tk, Y*D)  v (X, Tk, Y*Dv)   ->  out (X, Tq, Y*Dv), lse (X, Y, Tq)
 #   mask (n_slabs, 1 or Tq, 1 or Tk), slab[x * Y + y] = the slab of head (x, y)
 @njit(cache=True, nogil=True)
-def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, out, lse):
+def _forward_heads(work, Y, q, k, v, mask, slab, has_mask, causal, out, lse):
     X, Tq, D = q.shape[0], q.shape[1], q.shape[2] // Y
     Tk, Dv = k.shape[1], v.shape[2] // Y
     scale = _inv_sqrt(D, q)
@@ -114,7 +115,8 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
     O = np.empty((BQ, V.shape[1]), dtype=q.dtype)
     shift = np.empty(BQ, dtype=q.dtype)
     scratch = np.empty(BK, dtype=q.dtype)
-    for head in range(worker, X * Y, n_workers):
+    head = claim(work)
+    while head < X * Y:
         b, h = head // Y, head % Y
         _load_transposed(k, b, h * D, D, 0, Tk, K_T)
         _load(v, b, h * Dv, Dv, 0, Tk, V)
@@ -154,11 +156,12 @@ def _forward_heads(worker, n_workers, Y, q, k, v, mask, slab, has_mask, causal, 
                     for d in range(Dv):
                         out[b, q0 + r, h * Dv + d] = 0.0
                     lse[b, h, q0 + r] = -np.inf
+        head = claim(work)
 
 
 #   dout, out (X, Tq, Y*Dv), lse (X, Y, Tq), q k v as in the forward  ->  dq, dk, dv (their shapes)
 @njit(cache=True, nogil=True)
-def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, has_mask, causal, dq, dk, dv):
+def _backward_heads(work, Y, q, k, v, out, lse, dout, mask, slab, has_mask, causal, dq, dk, dv):
     X, Tq, D = q.shape[0], q.shape[1], q.shape[2] // Y
     Tk, Dv = k.shape[1], v.shape[2] // Y
     D_pad, Dv_pad = _round_up(D, NC), _round_up(Dv, NC)
@@ -176,7 +179,8 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
     shift = np.empty(BQ, dtype=q.dtype)
     delta = np.empty(BQ, dtype=q.dtype)
     scratch = np.empty(BK, dtype=q.dtype)
-    for head in range(worker, X * Y, n_workers):
+    head = claim(work)
+    while head < X * Y:
         b, h = head // Y, head % Y
         _load(k, b, h * D, D, 0, Tk, K)
         _load_transposed(k, b, h * D, D, 0, Tk, K_T)
@@ -231,13 +235,14 @@ def _backward_heads(worker, n_workers, Y, q, k, v, out, lse, dout, mask, slab, h
                 dk[b, j, h * D + d] = dK[j, d] * scale
             for d in range(Dv):
                 dv[b, j, h * Dv + d] = dV[j, d]
+        head = claim(work)
 
 
-def _run(kernel, work, *args):
-    if work >= PARALLEL_MIN_WORK:
-        _in_parallel(kernel, *args)
+def _run(kernel, multiply_adds, *args):
+    if multiply_adds >= PARALLEL_MIN_WORK:
+        in_parallel(kernel, *args)
     else:
-        kernel(0, 1, *args)
+        kernel(new_work(), *args)
 
 
 # (..., T, C) -> (X, Y, T, C): the leading axes as two (a view whenever NumPy can make one)

@@ -21,19 +21,20 @@ So np.matmul (OpenBLAS) is faster on every GPT shape, by 1.3-1.7x: the models
 use np.matmul for their linear layers, this module is the lesson (and the
 benchmark), and there is no dispatcher.  What is left: OpenBLAS's kernels are
 hand-written assembly with prefetching and 2-thread-aware blocking; ours pay
-a thread wake-up per call (libgomp's spin-then-sleep; OMP_WAIT_POLICY=passive
-halves the two-thread figures), each core packs its own copy of B, and a
-vocabulary of 65 is two 32-column panels plus a one-vector panel for a single
-column.
+a thread wake-up when libgomp's worker has gone to sleep (OMP_WAIT_POLICY=passive,
+a wake-up on every call, halves the two-thread figures), each core packs its own
+copy of B, and a vocabulary of 65 is two 32-column panels plus a one-vector panel
+for a single column.
 
-Two thread pools on two cores: after every np.matmul, OpenBLAS's worker spins
-on the second core for ~0.1 s, and Numba's OpenMP worker spins after every
-parallel region too.  Called alternately, np.matmul then matmul, call after
-call, the two spinning workers take turns on that core a scheduler time slice
-at a time, and the median packed call becomes 20-50x slower (0.02-0.05x
-np.matmul; with OMP_WAIT_POLICY=passive 0.37-0.40x, but then 0.33-0.36x in runs
-of its own).  So time each in runs of its own, as `minillm bench` does; the
-GPT step never mixes the two (its products are all np.matmul).
+Two thread pools on two cores (issue #17, kernels/threads.py): OpenBLAS's idle
+worker used to spin on the second core for ~0.1 s after every np.matmul, and
+libgomp's for ~7 ms after every parallel region here.  Called alternately,
+np.matmul then matmul, call after call, the spinning workers took turns on that
+core a scheduler time slice at a time: 3.8 and 4.1 ms per call instead of 0.26
+and 0.38.  Now libgomp's spin is cut on import (30,000 polls) and OpenBLAS's by the
+first parallel kernel (2**15 cycles), and the ratio is the same alone and
+interleaved: 0.62-0.72 on (768,128)x(128,384), np.matmul 0.26-0.30 ms, packed
+0.38-0.43 ms (bench_call_order in minillm/bench/kernels.py, a quiet machine).
 
 1. matmul_naive: the definition, three loops i, j, p with a dot product
    innermost.  The inner loop walks B down a column (stride N floats): every
@@ -89,6 +90,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
 from minillm.checks import check_float_array
+from minillm.kernels.threads import share_cores
 
 MR = 10    # rows of the register tile
 NR = 32    # columns of the register tile (2 vectors of 16 float32)
@@ -381,6 +383,8 @@ def _check_pair(name_a, a, name_b, b, k_a, k_b):
 
 def _run(kernel, a, b, shape):
     c = np.zeros(shape, dtype=a.dtype)
+    if kernel is not _matmul_naive and numba.get_num_threads() > 1:
+        share_cores()                                        # a parallel region: see kernels/threads.py
     kernel(np.ascontiguousarray(a), np.ascontiguousarray(b), c)
     return c
 
@@ -408,8 +412,10 @@ def _packed(a, transpose_a, b, transpose_b, shape):
         return np.zeros(shape, dtype=a.dtype)                # K = 0: the empty sum
     c = np.empty(shape, dtype=a.dtype)
     if c.size:
-        _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c,
-                       min(numba.get_num_threads(), (c.shape[0] + MR - 1) // MR))
+        n_workers = min(numba.get_num_threads(), (c.shape[0] + MR - 1) // MR)
+        if n_workers > 1:
+            share_cores()                                    # a parallel region: see kernels/threads.py
+        _matmul_packed(np.ascontiguousarray(a), transpose_a, np.ascontiguousarray(b), transpose_b, c, n_workers)
     return c
 
 
