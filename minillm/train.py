@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from minillm.runtime.allocator import keep_freed_memory
+from minillm.kernels.allocator import keep_freed_memory
 from minillm.checks import check_int, check_number
 from minillm.optim import AdamW, clip_grad_norm, cosine_schedule
 from minillm.runtime.parallel import DataParallel, default_threads
@@ -261,7 +261,7 @@ class Trainer:
         self.data_info = data_info
         self.saved_step = None      # the step of the last checkpoint written (or restored) ...
         self.saved_folder = None    # ... and where save() wrote it (None: restored, or out_dir/checkpoint)
-        keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; allocator.py)
+        keep_freed_memory()  # each step's arrays reuse the last step's memory (no page faults; kernels/allocator.py)
         # backend "numba" (the model's config says so): the AdamW update and the clipping norm run as kernels too
         self.backend = getattr(getattr(model, "config", None), "backend", None)
         self.fused = self.backend == "numba"

@@ -14,7 +14,7 @@ Each step is `Trainer.step()` (minillm/train.py, one thread, constant learning r
 this times exactly what `minillm train` runs.  Prints median ms per iteration (forward +
 backward + clip + AdamW), tokens/s, minor page faults per iteration, and the largest
 parameter difference to the numpy variant after the run.  Trainer keeps freed memory in
-glibc's heap (minillm/runtime/allocator.py): without that, every step gives ~26 MB of
+glibc's heap (minillm/kernels/allocator.py): without that, every step gives ~26 MB of
 activations back to the OS and faults them in again (~6500 minor page faults per step).
 """
 import argparse

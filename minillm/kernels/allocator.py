@@ -1,4 +1,4 @@
-"""Keep freed memory in the process instead of handing it back to the kernel after every step.
+"""Keep freed memory in the process instead of handing it back to the kernel after every step (or forward).
 
 A training step allocates the same few hundred arrays each time (activations,
 their gradients), many of them 0.1-1 MiB.  glibc's malloc serves blocks that
@@ -9,6 +9,10 @@ Shakespeare recipe (2 cores), a third of the step.  Raising the mmap and
 trim thresholds makes freed blocks stay in malloc's heap for reuse:
 0.1-0.5 faults per step.  The cost is that memory freed during training is
 kept (reused, not leaked) until the process ends.
+
+Inference pays the same: all-MiniLM-L6-v2's forward on 16 x 62 tokens allocates ~6 MiB
+activations per layer afresh, and keeping freed memory took it from ~200 to ~160 ms.  So the
+Trainer calls keep_freed_memory(), and so does choosing backend "numba" (models/backend.py).
 
 Only glibc (Linux) has mallopt; elsewhere this does nothing.
 """

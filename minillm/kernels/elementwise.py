@@ -53,6 +53,7 @@ from numba import njit
 
 from minillm.kernels.erf import _normal_cdf_row, coefficients
 from minillm.kernels.exp import _exp_rows
+from minillm.kernels.threads import claim, in_parallel, new_work
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_CUBIC = 0.044715
@@ -186,44 +187,66 @@ def gelu_backward_inplace(dz, a, t):
 
 # ---------------------------------------------------------------------------
 # Exact GELU (erf form), row by row:  a = h + b,  Phi = Phi(a),  z = a Phi
+# Unlike the tanh form, the rows are shared out to both cores (kernels/threads.py's pool:
+# each thread claims blocks of ROWS rows from one counter): Phi costs a few times the tanh
+# form, and BERT's activations are big (all-MiniLM-L6-v2 on 16 x 62 tokens: 992 x 1536 per
+# layer).  Inside a data-parallel shard the pool has one thread and this runs serially.
 # ---------------------------------------------------------------------------
+ROWS = 16                  # rows per work item
+PARALLEL_MIN = 1 << 16     # fewer elements than this: one thread (waking a helper costs more)
+
+
 # $$ a = h + b, \qquad z = a\, \Phi(a) $$
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bias_gelu_erf(a, b, has_bias, Phi, z, c, k, y, t, scratch):
+def _bias_gelu_erf(work, a, b, has_bias, Phi, z, c, k):
     N, F = a.shape
-    for n in range(N):
-        if has_bias:
+    y, t, scratch = np.empty((1, F), a.dtype), np.empty(F, a.dtype), np.empty(F, a.dtype)
+    item = claim(work)
+    while item * ROWS < N:
+        for n in range(item * ROWS, min(N, (item + 1) * ROWS)):
+            if has_bias:
+                for f in range(F):
+                    a[n, f] = a[n, f] + b[f]
+            _normal_cdf_row(a[n], Phi[n], c, k, y, t, scratch)
             for f in range(F):
-                a[n, f] = a[n, f] + b[f]
-        _normal_cdf_row(a[n], Phi[n], c, k, y, t, scratch)
-        for f in range(F):
-            z[n, f] = a[n, f] * Phi[n, f]
+                z[n, f] = a[n, f] * Phi[n, f]
+        item = claim(work)
 
 
 # da_nf = dz_nf (Phi_nf + a_nf phi(a_nf)),   phi(a) = exp(-a^2 / 2) / sqrt(2 pi)      in place of dz
 # $$ da_{nf} = dz_{nf} \left( \Phi(a_{nf}) + a_{nf}\, \phi(a_{nf}) \right), \qquad \phi(a) = \frac{e^{-a^2/2}}{\sqrt{2\pi}} $$
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gelu_erf_backward(dz, a, Phi, minus_half, inv_sqrt_2pi, y, scratch):
+def _gelu_erf_backward(work, a, dz, Phi, minus_half, inv_sqrt_2pi):
     N, F = a.shape
+    y, scratch = np.empty((1, F), a.dtype), np.empty(F, a.dtype)
     zero = np.zeros(1, dtype=a.dtype)
-    for n in range(N):
-        for f in range(F):
-            y[0, f] = minus_half * a[n, f] * a[n, f]
-        _exp_rows(y, zero, 1, F, scratch)                     # y = exp(-a^2 / 2)
-        for f in range(F):
-            dz[n, f] = dz[n, f] * (Phi[n, f] + a[n, f] * (y[0, f] * inv_sqrt_2pi))
+    item = claim(work)
+    while item * ROWS < N:
+        for n in range(item * ROWS, min(N, (item + 1) * ROWS)):
+            for f in range(F):
+                y[0, f] = minus_half * a[n, f] * a[n, f]
+            _exp_rows(y, zero, 1, F, scratch)                 # y = exp(-a^2 / 2)
+            for f in range(F):
+                dz[n, f] = dz[n, f] * (Phi[n, f] + a[n, f] * (y[0, f] * inv_sqrt_2pi))
+        item = claim(work)
+
+
+def _run(kernel, a, *args):
+    """kernel(work, a, *args) on the pool's threads when a is big, else on this thread alone."""
+    if a.size >= PARALLEL_MIN:
+        in_parallel(kernel, a, *args)
+    else:
+        kernel(new_work(), a, *args)
 
 
 # a (N, F) = x W_1 (modified in place to x W_1 + b),  b (F,) or None   ->   z (N, F), Phi (N, F)
 # $$ a \leftarrow x W_1 + b, \qquad z = a\, \Phi(a) $$
 def bias_gelu_erf_forward(a, b):
     """Add the bias to a (in place) and return (z, Phi): z = gelu_erf(a), Phi = Phi(a) saved for backward."""
-    F = a.shape[1]
     Phi, z = np.empty_like(a), np.empty_like(a)
     bias = np.empty(0, a.dtype) if b is None else b.astype(a.dtype, copy=False)
     c, k = coefficients(a.dtype)
-    _bias_gelu_erf(a, bias, b is not None, Phi, z, c, k, np.empty((1, F), a.dtype), np.empty(F, a.dtype),
-                   np.empty(F, a.dtype))
+    _run(_bias_gelu_erf, a, bias, b is not None, Phi, z, c, k)
     return z, Phi
 
 
@@ -231,7 +254,6 @@ def bias_gelu_erf_forward(a, b):
 # $$ da = dz \odot \left( \Phi(a) + a\, \phi(a) \right) $$
 def gelu_erf_backward_inplace(dz, a, Phi):
     """da = dz * d gelu_erf(a) / da, written into dz (which is returned)."""
-    dt, F = a.dtype.type, a.shape[1]
-    _gelu_erf_backward(dz, a, Phi, dt(-0.5), dt(1.0 / math.sqrt(2.0 * math.pi)), np.empty((1, F), a.dtype),
-                       np.empty(F, a.dtype))
+    dt = a.dtype.type
+    _run(_gelu_erf_backward, a, dz, Phi, dt(-0.5), dt(1.0 / math.sqrt(2.0 * math.pi)))
     return dz

@@ -9,7 +9,9 @@ backend swaps the operations, never the block.  Both backends honour the same co
 NumPy twin, so switching the backend changes speed, not results.
 
     numpy  every op from minillm.layers
-    numba  the same, with the ops that minillm.kernels accelerates swapped in
+    numba  the same, with the ops that minillm.kernels accelerates swapped in; it also keeps freed
+           memory in the process for reuse (kernels/allocator.py): the fast path allocates the same
+           activations at every call, and handing them back to the kernel costs a page fault per 4 KiB
 """
 from types import SimpleNamespace
 
@@ -25,6 +27,8 @@ def ops_for_backend(backend):
         return SimpleNamespace(**vars(NUMPY_OPS))
     if backend == "numba":
         from minillm import kernels
+        from minillm.kernels.allocator import keep_freed_memory
 
+        keep_freed_memory()
         return SimpleNamespace(**{name: getattr(kernels, name, op) for name, op in vars(NUMPY_OPS).items()})
     raise ValueError(f"backend must be 'numpy' or 'numba', got {backend!r}")

@@ -2,5 +2,5 @@
 
     parallel.py    data parallelism: the batch split over threads, the gradients summed
     blas.py        OpenBLAS's thread count, read and set at run time
-    allocator.py   keep freed memory in malloc's heap (no page faults between training steps)
+(keeping freed memory in malloc's heap, which the kernels' backend switches on, is minillm/kernels/allocator.py)
 """
