@@ -19,9 +19,11 @@ EPS32 = np.finfo(np.float32).eps
 
 @pytest.fixture(autouse=True, params=["short-if-it-fits", "flash-only"])
 def kernel_path(request, monkeypatch):
-    """Every test runs twice: as dispatched (Tk <= 64 takes attention_one_block.py), and with the
-    flash kernel forced for every shape, so both paths meet every check."""
+    """Every test runs twice: with Tk <= 64 taking attention_one_block.py, and with the flash
+    kernel forced for every shape, so both paths meet every check.  (Dispatched as in use, a few
+    keys go to the NumPy layer itself, the reference: test_a_few_keys_take_the_numpy_layer.)"""
     import minillm.kernels.attention as fused
+    monkeypatch.setattr(fused, "NUMPY_KEYS", 0)
     if request.param == "flash-only":
         monkeypatch.setattr(fused, "SHORT_KEYS", 0)
     return request.param
@@ -267,3 +269,21 @@ def test_results_do_not_depend_on_which_thread_took_which_item(rng, kernel_path)
         numba.set_num_threads(threads_before)
     for one, two in zip(*runs):
         assert np.array_equal(one, two)
+
+
+def test_a_few_keys_take_the_numpy_layer(rng, monkeypatch):
+    """Up to NUMPY_KEYS keys the kernel hands the work to the NumPy layer (faster there), and its
+    backward hands the layer's cache back to the layer's backward."""
+    import minillm.kernels.attention as fused
+
+    monkeypatch.undo()
+    q, k, v = make_qkv(rng, (2, 3, 7, 8), fused.NUMPY_KEYS, 8, np.float32)
+    out, cache = attention_forward(q, k, v, causal=True)
+    ref, cache_ref = ref_forward(q, k, v, causal=True)
+    assert not isinstance(cache[0], str) and len(cache) == len(cache_ref)
+    np.testing.assert_array_equal(out, ref)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    for got, want in zip(attention_backward(dout, cache), ref_backward(dout, cache_ref)):
+        np.testing.assert_array_equal(got, want)
+    q, k, v = make_qkv(rng, (2, 3, 7, 8), fused.NUMPY_KEYS + 1, 8, np.float32)
+    assert isinstance(attention_forward(q, k, v)[1][0], str)                  # one more key: the kernel

@@ -78,6 +78,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from minillm import layers
 from minillm.checks import check_bool_mask, check_flag, check_float_array
 from minillm.kernels import attention_one_block
 from minillm.kernels._attention_tiles import (
@@ -87,6 +88,12 @@ from minillm.kernels.exp import _exp_rows
 from minillm.kernels.threads import claim, in_parallel
 
 SHORT_KEYS = 64   # up to this many keys (one block), attention_one_block.py does whole heads in place
+# Up to this many keys the NumPy layer itself is faster: its few batched np.matmul calls beat the
+# kernels' 64-wide tiles, most of which are padding (measured on 2 cores, B*H = 192, D = 16 or 32,
+# float32, fwd+bwd: T = 16: kernel 6.3-6.8 ms, NumPy 1.2-1.3 ms; T = 32: 6.9-8.0 vs 3.1;
+# T = 48: 8.4-8.7 vs 6.4-7.3; T = 64: 8.5-8.7 vs 13-15).  The translation model's sentences
+# (~15 tokens) take this path; the GPT recipe (T = 64) and MiniLM's batch (T = 62) do not.
+NUMPY_KEYS = 48
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +422,9 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
     if D == 0:
         raise ValueError(f"q must have a head dimension D >= 1, got shape {q.shape}")
     Dv = v.shape[-1]
+    if 0 < Tk <= NUMPY_KEYS:
+        # a few keys: the NumPy layer (its cache, which attention_backward hands back to it)
+        return layers.attention_forward(q, k, v, mask=mask, causal=causal)
     BH = int(np.prod(lead, dtype=np.int64))
     slabs, slab, has_mask = _mask_slabs(mask, lead)
     if 0 < Tk <= SHORT_KEYS and BH and Tq and Dv:
@@ -444,6 +454,8 @@ def attention_forward(q, k, v, *, mask=None, causal=False):
 # $$ dV = P^\top d\mathrm{out}, \qquad dS_{ij} = P_{ij} \left( (d\mathrm{out}\, V^\top)_{ij} - D_i \right), \qquad dQ = \frac{dS\, K}{\sqrt{d_k}}, \qquad dK = \frac{dS^\top Q}{\sqrt{d_k}} $$
 # $$ P = \exp\left(\frac{Q K^\top}{\sqrt{d_k}} - \mathrm{lse}\right), \qquad D_i = \sum_d d\mathrm{out}_{id}\, \mathrm{out}_{id} $$
 def attention_backward(dout, cache):
+    if not isinstance(cache[0], str):                      # the NumPy layer's cache (q, k, v, probs, scale)
+        return layers.attention_backward(dout, cache)
     q_shape, k_shape, v_shape = cache[-3:]
     check_float_array("dout", dout)
     expected = (*q_shape[:-1], v_shape[-1])
