@@ -21,7 +21,8 @@ def test_bench_quick_writes_every_section(tmp_path, capsys):
     assert main(["bench", "--quick", "--out", str(out), "--data", str(CORPUS), "--peak-gflops", "100"]) == 0
     r = json.loads(out.read_text(encoding="utf-8"))
     printed = capsys.readouterr().out
-    for title in ("== compile", "== attention", "== matmul", "== GPT training step", "== n-gram"):
+    for title in ("== compile", "== attention", "== matmul", "== kernel ratios", "== GPT training step", "== n-gram",
+                  "== BERT", "== LSTM"):
         assert title in printed, title
     # (d) compile time of a fresh process, cold then warm
     assert positive(r["compile"]["cold_s"]) and positive(r["compile"]["warm_s"])
@@ -54,3 +55,24 @@ def test_bench_quick_writes_every_section(tmp_path, capsys):
     # (e) n-gram fit and scoring
     assert positive(r["ngram"]["fit_trigram_kn_s"]) and positive(r["ngram"]["score_s"])
     assert r["ngram"]["ngrams_scored"] >= 100_000 and positive(r["ngram"]["heldout_perplexity"])
+    # (f) BERT: MiniLM's forward (the pretrained extra is installed in CI) and the fine-tuning step, both backends
+    bert = {row["what"]: row for row in r["bert"]}
+    forward = [row for what, row in bert.items() if what.startswith("MiniLM forward")]
+    assert [row["shape"] for row in forward] == [[16, 62], [1, 14]]
+    step = next(row for what, row in bert.items() if what.startswith("BERT fine-tuning step"))
+    for row in (*forward, step):
+        assert positive(row["minillm_numba_ms"]) and positive(row["minillm_numpy_ms"])
+    # (g) the LSTM step on both backends: the same first losses
+    lstm = {row["impl"]: row for row in r["lstm_step"]}
+    for impl in ("minillm-numpy", "minillm-numba"):
+        assert positive(lstm[impl]["ms_per_iter"])
+    for a, b in zip(lstm["minillm-numpy"]["first_losses"], lstm["minillm-numba"]["first_losses"]):
+        assert math.isclose(a, b, rel_tol=1e-5)
+    # (h) the kernel ratios, alone and interleaved with np.matmul in one process
+    kinds = [row["kernel"] for row in r["call_order"]]
+    assert "packed sgemm" in kinds and "attention fwd+bwd" in kinds
+    for row in r["call_order"]:
+        for key in ("alone_kernel_ms", "alone_numpy_ms", "interleaved_kernel_ms", "interleaved_numpy_ms"):
+            assert positive(row[key]), (row["kernel"], key)
+        assert math.isclose(row["alone_ratio"], row["alone_numpy_ms"] / row["alone_kernel_ms"])
+        assert math.isclose(row["interleaved_ratio"], row["interleaved_numpy_ms"] / row["interleaved_kernel_ms"])

@@ -6,6 +6,10 @@
         ms/iter, tokens/s, model-FLOPs utilisation against the measured fp32 matmul peak
     (d) compile time of everything the GPT step needs, in a fresh process: cold cache, then warm
     (e) the n-gram model: trigram Kneser-Ney fit and scoring on Tiny Shakespeare's words
+    (f) BERT: all-MiniLM-L6-v2's forward vs transformers, a case-1 fine-tuning step vs PyTorch (bench/models.py)
+    (g) the LSTM language model's training step, numpy vs numba vs torch.nn.LSTM (bench/recurrent.py)
+    (h) the kernel ratios (packed sgemm / np.matmul, fused attention / NumPy at T = 512) timed alone and
+        interleaved call by call with np.matmul in the same process (bench/kernels.py bench_call_order)
 
 Timings are the best (kernels) or median (training steps) of several runs:
 the machine is shared and noisy, so only ratios measured in the same run mean much.
@@ -187,13 +191,10 @@ def run_bench(args):
     result["compile"] = compile_times()
     show("compile (fresh process, GPT step with backend numba)", [result["compile"]])
 
-    from minillm.bench.kernels import GPT_SHAPES, SQUARES, bench_attention, bench_matmul
+    from minillm.bench.kernels import GPT_SHAPES, SQUARES, bench_attention, bench_call_order, bench_matmul
 
-    T_values = (64, 512) if quick else (64, 512, 2048, 4096)
-    att = bench_attention(T_values)
-    # --quick: the qkv projection's shape and the vocab-65 head, the widest and the most ragged
-    result["matmul"] = bench_matmul((GPT_SHAPES[0], GPT_SHAPES[-1]) if quick else tuple(GPT_SHAPES) + tuple(SQUARES))
-
+    # (c) before (a), (b): the GPT step runs no parallel kernel, so OpenBLAS keeps its long idle spin
+    # (minillm train's setting); the first parallel kernel below shortens it for good (kernels/threads.py)
     peak = args.peak_gflops or measure_peak_gflops()
     flops_tok = model_flops_per_token(RECIPE["n_layer"], RECIPE["n_embd"], RECIPE["block_size"], RECIPE["vocab_size"])
     tokens = BATCH * RECIPE["block_size"]
@@ -206,6 +207,14 @@ def run_bench(args):
         steps.append({"impl": impl, "threads": threads, "ms_per_iter": ms, "tokens_per_s": tokens / ms * 1e3,
                       "mfu": flops_tok * tokens / (ms / 1e3) / (peak * 1e9), "first_losses": losses[:3]})
 
+    T_values = (64, 512) if quick else (64, 512, 2048, 4096)
+    att = bench_attention(T_values)
+    # --quick: the qkv projection's shape and the vocab-65 head, the widest and the most ragged
+    result["matmul"] = bench_matmul((GPT_SHAPES[0], GPT_SHAPES[-1]) if quick else tuple(GPT_SHAPES) + tuple(SQUARES))
+    # the kernel ratios timed alone and interleaved call by call with np.matmul, in this one process
+    result["call_order"] = bench_call_order((GPT_SHAPES[0],) if quick else GPT_SHAPES,
+                                            calls=30 if quick else 100, rounds=2 if quick else 3)
+
     # PyTorch only now, after every minillm measurement, so that its own OpenMP runtime and
     # threads cannot disturb them (a second runtime's spinning threads on 2 cores)
     torch = _torch()
@@ -216,6 +225,7 @@ def run_bench(args):
     result["attention"] = att
     show("attention (B=1, H=8, D=64, causal, float32): ms and peak extra MiB", att)
     show("matmul GFLOP/s (M, K, N)", result["matmul"])
+    show("kernel ratios alone and interleaved with np.matmul (ratio = NumPy ms / kernel ms)", result["call_order"])
     tms = torch_step_ms(iters=iters) if torch is not None else None
     if tms is not None:
         steps.append({"impl": "torch-eager", "ms_per_iter": tms, "tokens_per_s": tokens / tms * 1e3,
@@ -226,6 +236,15 @@ def run_bench(args):
                           "flops_per_token": flops_tok, "rows": steps}
     show(f"GPT training step (nanoGPT CPU recipe; peak {peak:.0f} GFLOP/s)",
          [{k: v for k, v in s.items() if k != "first_losses"} for s in steps])
+
+    result["bert"] = bert_rows(quick)
+    show("BERT: MiniLM forward vs transformers, case-1 fine-tuning step vs PyTorch eager (ms; ratio = numba / reference)",
+         result["bert"])
+    from minillm.bench.recurrent import lstm_step_rows
+
+    result["lstm_step"] = lstm_step_rows(iters=10 if quick else 30)
+    show("LSTM language-model training step (ms; ratio_to_torch = minillm / torch.nn.LSTM)",
+         [{k: v for k, v in r.items() if k != "first_losses"} for r in result["lstm_step"]])
 
     text = _shakespeare_text(getattr(args, "data", None))
     if text is not None:
@@ -240,6 +259,19 @@ def run_bench(args):
     write_json_atomic(args.out, result)
     print(f"\nwrote {args.out}")
     return 0
+
+
+def bert_rows(quick=False):
+    """(f): MiniLM's forward (when the `pretrained` extra is installed) and the fine-tuning step."""
+    from minillm.bench.models import finetune_step_row, minilm_forward_rows
+
+    rows = []
+    try:
+        rows += minilm_forward_rows(repeats=3 if quick else 9, numpy_repeats=1 if quick else 2)
+    except ModuleNotFoundError as e:                       # the MiniLM weights come with the `pretrained` extra
+        print(f"\n== MiniLM forward: skipped ({e})")
+    rows.append(finetune_step_row(iters=5 if quick else 20))
+    return rows
 
 
 def _shakespeare_text(path):
