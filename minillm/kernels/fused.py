@@ -81,8 +81,12 @@ def linear_backward(dout, cache):
 #   a = x W_1 + b_1,   z = gelu(a),   out = z W_2 + b_2
 # The cache has the NumPy layer's layout, so either backward accepts it.
 # ---------------------------------------------------------------------------
-FUSED_GELUS = {"gelu": ("tanh", bias_gelu_forward, gelu_backward_inplace),
-               "gelu_erf": ("none", bias_gelu_erf_forward, gelu_erf_backward_inplace)}
+# GELU variant (the NumPy layer's `approximate`) -> (bias + GELU forward, backward in place)
+GELU_KERNELS = {"tanh": (bias_gelu_forward, gelu_backward_inplace),
+                "none": (bias_gelu_erf_forward, gelu_erf_backward_inplace)}
+# the feed-forward activations that are a GELU -> its variant, read from the layer's own table
+FUSED_GELUS = {name: options["approximate"] for name, (forward, _, options) in layers.feedforward.ACTIVATIONS.items()
+               if forward is layers.gelu_forward}
 
 
 # $$ a = x W_1 + b_1, \qquad z = \operatorname{GELU}(a), \qquad \mathrm{out} = z W_2 + b_2 $$
@@ -103,7 +107,8 @@ def feedforward_forward(x, W1, b1, W2, b2, *, activation="gelu"):
     if len({a.dtype for a in (x, W1, W2, b1, b2) if a is not None}) > 1:
         return layers.feedforward_forward(x, W1, b1, W2, b2, activation=activation)  # mixed dtypes: NumPy's rules
     lead = x.shape[:-1]
-    approximate, bias_gelu, _ = FUSED_GELUS[activation]
+    approximate = FUSED_GELUS[activation]
+    bias_gelu, _ = GELU_KERNELS[approximate]
     a = _rows(x, W1.shape[0]) @ W1                               # (N, d_ff)
     z, t = bias_gelu(a, b1)                                      # a += b1;  z = gelu(a), t = tanh(u) or Phi(a)
     out = z @ W2                                                 # (N, C_out)
@@ -131,7 +136,7 @@ def feedforward_backward(dout, cache):
     db2 = dout_rows.sum(axis=0) if has_b2 else None
     # z = gelu(a)            (dz becomes da, in place)
     # $$ z = \operatorname{GELU}(a) $$
-    da = FUSED_GELUS[activation][2](dz, _rows(a, d_ff), _rows(t, d_ff))
+    da = GELU_KERNELS[approximate][1](dz, _rows(a, d_ff), _rows(t, d_ff))
     # a = x W_1 + b_1
     # $$ a = x W_1 + b_1 $$
     db1 = da.sum(axis=0) if has_b1 else None
@@ -149,10 +154,10 @@ def feedforward_backward(dout, cache):
 # $$ \text{tanh:} \ \mathrm{out} = \tfrac{1}{2} x (1 + \tanh(u)), \quad u = \sqrt{2/\pi}\,(x + 0.044715\, x^3) \qquad \text{none:} \ \mathrm{out} = x\, \Phi(x) $$
 def gelu_forward(x, *, approximate="tanh"):
     check_float_array("x", x)
-    check_choice("approximate", approximate, ("tanh", "none"))
+    check_choice("approximate", approximate, GELU_KERNELS.keys())
     if x.dtype not in (np.float32, np.float64) or x.ndim == 0 or x.size == 0:
         return layers.gelu_forward(x, approximate=approximate)
-    bias_gelu = bias_gelu_forward if approximate == "tanh" else bias_gelu_erf_forward
+    bias_gelu, _ = GELU_KERNELS[approximate]
     a = np.array(x, order="C").reshape(-1, x.shape[-1])         # a copy: bias_gelu works in place
     out, saved = bias_gelu(a, None)
     return out.reshape(x.shape), (x, approximate, saved.reshape(x.shape))
@@ -165,7 +170,7 @@ def gelu_backward(dout, cache):
     if saved.dtype != dout.dtype or saved.shape != x.shape or x.ndim == 0 or x.size == 0 or \
             x.dtype not in (np.float32, np.float64):
         return layers.gelu_backward(dout, cache)
-    backward = gelu_backward_inplace if approximate == "tanh" else gelu_erf_backward_inplace
+    _, backward = GELU_KERNELS[approximate]
     F = x.shape[-1]
     dx = backward(np.array(dout, order="C").reshape(-1, F), np.ascontiguousarray(x).reshape(-1, F),
                   np.ascontiguousarray(saved).reshape(-1, F))

@@ -45,7 +45,7 @@ from minillm.checks import check_choice, check_int, check_int_array, check_numbe
 from minillm.io.huggingface import (
     BERT_NAME_MAP, bert_config_from_hf, bert_config_to_hf, bert_name, read_bert_params, read_config, write_bert,
 )
-from minillm.layers import block_params, encoder_block_backward, encoder_block_forward
+from minillm.layers import NUMPY_OPS, block_params, encoder_block_backward, encoder_block_forward
 from minillm.layers.feedforward import ACTIVATIONS as LAYER_ACTIVATIONS
 from minillm.layers.softmax import IGNORE_INDEX
 from minillm.models.backend import ops_for_backend
@@ -382,11 +382,10 @@ def _loss(logits, labels, cache):
 
 def _activation(ops, name):
     """(forward(x) -> (out, cache), backward(dout, cache)) of a layers.feedforward activation name;
-    the two GELUs go through ops (the backend's kernels), the others are the NumPy layers."""
-    gelus = {"gelu": "tanh", "gelu_erf": "none"}
-    if name in gelus:
-        return (lambda x: ops.gelu_forward(x, approximate=gelus[name])), ops.gelu_backward
+    the GELUs go through ops (the backend's kernels, same options), the others are the NumPy layers."""
     act_forward, act_backward, options = LAYER_ACTIVATIONS[name]
+    if act_forward is NUMPY_OPS.gelu_forward:
+        act_forward, act_backward = ops.gelu_forward, ops.gelu_backward
     return (lambda x: act_forward(x, **options)), act_backward
 
 
