@@ -65,9 +65,10 @@ def test_logits_match_a_loop_over_the_layer_step_functions(cell):
         np.testing.assert_allclose(cache["state"]["c"][0], c, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_carrying_the_state_across_chunks_equals_one_long_forward(cell):
-    model = RNNLM(RNNConfig(cell=cell, **TINY), seed=3)
+def test_carrying_the_state_across_chunks_equals_one_long_forward(cell, backend):
+    model = RNNLM(RNNConfig(cell=cell, backend=backend, **TINY), seed=3)
     rng = np.random.default_rng(2)
     idx = rng.integers(0, 7, size=(2, 11))
     whole, _, whole_cache = model.forward(idx)
@@ -250,19 +251,6 @@ def test_backend_is_chosen_in_the_config_and_survives_a_checkpoint(tmp_path):
     assert again.config.backend == "numba"
     idx = np.random.default_rng(0).integers(0, 7, size=(2, 5))
     assert again.loss(idx, idx) == model.loss(idx, idx)
-
-
-@pytest.mark.parametrize("cell", CELLS)
-def test_numba_backend_carries_the_state_across_chunks(cell):
-    model = RNNLM(RNNConfig(cell=cell, backend="numba", **TINY), seed=3)
-    idx = np.random.default_rng(2).integers(0, 7, size=(2, 11))
-    whole, _, _ = model.forward(idx)
-    pieces, state = [], None
-    for start, stop in ((0, 4), (4, 5), (5, 11)):
-        logits, _, cache = model.forward(idx[:, start:stop], state=state)
-        pieces.append(logits)
-        state = cache["state"]
-    np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, rtol=1e-12, atol=1e-14)
 
 
 def test_the_shared_trainer_trains_the_numba_backend_like_the_numpy_one():

@@ -37,7 +37,6 @@ def minilm_texts(tokenizer, batch=BATCH, length=LENGTH):
     """`batch` paragraphs of data/corpus_en.txt, the first one at least `length` tokens long, each cut to `length`."""
     with open(os.path.join(PROJECT_DIR, "data", "corpus_en.txt"), encoding="utf-8") as f:
         paragraphs = [p.strip().replace("\n", " ") for p in f.read().split("\n\n") if p.strip()]
-    words = [p.split() for p in paragraphs]
     long_one = next(i for i, p in enumerate(paragraphs) if len(tokenizer.tokenize(p)) >= length)
     texts = [paragraphs[long_one]] + [p for i, p in enumerate(paragraphs) if i != long_one][:batch - 1]
     cut = []
@@ -47,7 +46,7 @@ def minilm_texts(tokenizer, batch=BATCH, length=LENGTH):
             n -= 1
             text = " ".join(text.split()[:n])
         cut.append(text)
-    assert len(cut) == batch and words
+    assert len(cut) == batch
     return cut
 
 
@@ -118,27 +117,15 @@ def case1_batch(seed=0):
     return ids, mask, rng.integers(0, 2, size=CASE1_BATCH)
 
 
-class _OneBatch:
-    """A Trainer batch source that hands out the same batch at every step (the timing's input)."""
-
-    options = {}
-
-    def __init__(self, ids, labels, mask):
-        self.inputs = (ids, labels, mask)
-
-    def batch(self, rng, split="train"):
-        return self.inputs
-
-
 def minillm_finetune_step_ms(backend, *, iters=20, warmup=3, seed=0):
     """Median ms of Trainer.step on BertForSequenceClassification at the case-1 size (forward, backward, clip, AdamW)."""
     from minillm.models.bert import BertConfig, BertForSequenceClassification
     from minillm.tasks.classification import bert_train_config
-    from minillm.train import BatchSource, Trainer
+    from minillm.train import FullBatch, Trainer
 
     ids, mask, labels = case1_batch(seed)
     model = BertForSequenceClassification(BertConfig(vocab_size=CASE1_VOCAB, **CASE1, backend=backend), seed=seed)
-    source = type("OneBatch", (_OneBatch, BatchSource), {})(ids, labels, mask)
+    source = FullBatch(ids, labels, mask)                             # the same batch at every step
     cfg = bert_train_config(steps=warmup + iters, batch_size=CASE1_BATCH, lr=5e-4, min_lr=0.0, warmup=0.1,
                             weight_decay=0.01)
     trainer = Trainer(model, source, cfg=cfg, rng=np.random.default_rng(seed), progress=False)

@@ -84,7 +84,6 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from minillm.checks import check_float_array, check_shape
 from minillm.kernels._attention_tiles import MR_ATT, NC, _round_up, _tile
 from minillm.kernels.elementwise import _tanh_float32
 from minillm.kernels.exp import _exp_rows
@@ -427,12 +426,8 @@ def _lstm_backward_tiles(work, dhs, WhT_panels, c0, cs, gates, tanh_cs, da, dh0,
 
 # c0: the cell state carried from the previous chunk (default 0), a constant: no gradient.
 def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
-    H = _check_cell_args(x, h0, Wx, Wh, b, k=4, sequence=True, h_name="h0")
+    H, c0 = layers_recurrent.check_lstm_args(x, h0, Wx, Wh, b, c0)
     B, T, _ = x.shape
-    if c0 is None:
-        c0 = np.zeros_like(h0)
-    check_float_array("c0", c0)
-    check_shape("c0", c0, (B, H), what="(B, d_h)")
     dtype = _uniform_dtype(x, h0, c0, Wx, Wh, b)
     if dtype is None:
         return layers_recurrent.lstm_forward(x, h0, Wx, Wh, b, c0=c0)

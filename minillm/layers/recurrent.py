@@ -278,15 +278,21 @@ def lstm_step_backward(dh, dc, cache):
     return dx, dh_prev, dc_prev, dWx, dWh, db
 
 
-# c0: the cell state carried from the previous chunk in truncated BPTT (default 0).
-# It is a constant for this chunk: no gradient is returned for it.
-def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
+def check_lstm_args(x, h0, Wx, Wh, b, c0):
+    """The argument checks of lstm_forward (shared with its Numba twin); -> d_h and c0 (zeros when None)."""
     H = _check_cell_args(x, h0, Wx, Wh, b, k=4, sequence=True, h_name="h0")
-    B, T, _ = x.shape
     if c0 is None:
         c0 = np.zeros_like(h0)
     check_float_array("c0", c0)
-    check_shape("c0", c0, (B, H), what="(B, d_h)")
+    check_shape("c0", c0, (x.shape[0], H), what="(B, d_h)")
+    return H, c0
+
+
+# c0: the cell state carried from the previous chunk in truncated BPTT (default 0).
+# It is a constant for this chunk: no gradient is returned for it.
+def lstm_forward(x, h0, Wx, Wh, b, *, c0=None):
+    H, c0 = check_lstm_args(x, h0, Wx, Wh, b, c0)
+    B, T, _ = x.shape
     ax, lin_cache = linear_forward(x, Wx, b)                        # (B, T, 4 d_h), all steps at once
     dtype = np.result_type(ax, h0, Wh)
     hs = np.empty((B, T, H), dtype=dtype)
